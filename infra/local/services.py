@@ -1,0 +1,46 @@
+"""The VitalSync services (auth, sync, stats) as local processes: ``python -m services.<name>``."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import urllib.error
+import urllib.request
+
+from infra.local.component import Component
+
+
+class Service(Component):
+    """One aiohttp service; ready when its /readyz says so (database and Kafka reachable)."""
+
+    startup_timeout_s = 30.0
+    stop_timeout_s = 35.0  # above the services' graceful shutdown timeout
+
+    def __init__(self, service: str, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(*args, **kwargs)
+        self.name = service
+        self.marker = f"services.{service}"
+        self.external_key = service
+
+    @property
+    def port(self) -> int:
+        return int(getattr(self.settings, f"{self.name}_port"))
+
+    @property
+    def port_env(self) -> str:
+        return f"VITALSYNC_{self.name.upper()}_PORT"
+
+    def command(self) -> tuple[list[str], dict[str, str] | None]:
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        return [sys.executable, "-m", self.marker], env
+
+    def ready(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/readyz", timeout=5) as resp:
+                return bool(json.load(resp).get("ready"))
+        except (OSError, ValueError, urllib.error.HTTPError):
+            return False
+
+
+SERVICE_NAMES = ("auth", "sync", "stats")

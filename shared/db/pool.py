@@ -1,0 +1,43 @@
+"""The aiomysql pool every service uses, owned by an aiohttp cleanup context."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import aiomysql
+from aiohttp import web
+
+from shared.settings import CommonSettings
+
+DB_POOL = web.AppKey("db_pool", aiomysql.Pool)
+_POOL_RECYCLE_S = 300  # below MySQL's wait_timeout, so the pool never hands out a server-closed socket
+
+
+async def create_pool(settings: CommonSettings) -> aiomysql.Pool:
+    """A lazy pool (minsize 0): a service starts and reports unready while the database is down."""
+    return await aiomysql.create_pool(
+        host=settings.db_host,
+        port=settings.db_port,
+        user=settings.db_user,
+        password=settings.db_password.get_secret_value(),
+        db=settings.db_name,
+        minsize=0,
+        maxsize=settings.db_pool_max,
+        autocommit=False,
+        charset="utf8mb4",
+        pool_recycle=_POOL_RECYCLE_S,
+        connect_timeout=settings.ready_timeout_s,
+    )
+
+
+def pool_context(settings: CommonSettings):  # type: ignore[no-untyped-def]
+    """Cleanup-ctx factory: open the pool, store it under DB_POOL, close it after in-flight work."""
+
+    async def _ctx(app: web.Application) -> AsyncIterator[None]:
+        pool = await create_pool(settings)
+        app[DB_POOL] = pool
+        yield
+        pool.close()
+        await pool.wait_closed()
+
+    return _ctx

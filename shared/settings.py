@@ -1,0 +1,53 @@
+"""Settings every process shares: where the database, Kafka, AWS and the other services live.
+
+All values come from the environment with the prefix ``VITALSYNC_`` (DESIGN section 3 defaults), so
+the launcher, docker compose and ECS task definitions configure processes the same way. Each
+service's ``config.py`` subclasses :class:`CommonSettings` with what only it needs.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_DB_PASSWORD = "vitalsync-dev"  # noqa: S105 - the local stack's documented development password
+
+
+class CommonSettings(BaseSettings):
+    """Connection settings for shared infrastructure; defaults match the local stack."""
+
+    model_config = SettingsConfigDict(env_prefix="VITALSYNC_", extra="ignore")
+
+    environment: Literal["development", "test", "production"] = "development"
+    region: str = "eu"
+    log_level: str = "INFO"
+
+    db_host: str = "127.0.0.1"
+    db_port: int = 3306
+    db_user: str = "vitalsync"
+    db_password: SecretStr = SecretStr(DEV_DB_PASSWORD)
+    db_name: str = "vitalsync"
+    db_pool_max: int = Field(default=10, ge=1)
+
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    events_topic: str = "vitalsync.events.v1"
+
+    aws_endpoint_url: str | None = "http://127.0.0.1:5000"
+    aws_region: str = "eu-west-1"
+
+    edge_port: int = 8080
+    auth_port: int = 8081
+    sync_port: int = 8082
+    stats_port: int = 8083
+    bind_host: str = "127.0.0.1"
+
+    ready_timeout_s: float = Field(default=2.0, gt=0)
+    shutdown_timeout_s: float = Field(default=30.0, gt=0)
+
+    @model_validator(mode="after")
+    def _refuse_dev_secrets_in_production(self) -> CommonSettings:
+        if self.environment == "production" and self.db_password.get_secret_value() == DEV_DB_PASSWORD:
+            raise ValueError("VITALSYNC_DB_PASSWORD still has the development default; set a real secret")
+        return self

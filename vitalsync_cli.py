@@ -1,0 +1,53 @@
+"""The ``vitalsync`` command: a thin root that mounts each package's own subcommands lazily.
+
+Each package owns its commands (``shared/db/cli.py``, ``infra/local/cli.py``, ...); this module
+only knows where they live, and imports one only when it is invoked, so ``vitalsync --help`` stays
+fast even though some packages (Bumble, aiobotocore) are slow to import (DESIGN section 11).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+import typer
+import typer.main
+from typer.core import TyperGroup
+
+# command name -> ("module:attribute" of a typer.Typer, one-line help shown by `vitalsync --help`)
+SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "stack": ("infra.local.cli:app", "Local stack without Docker: MariaDB, Kafka, moto, nginx, services."),
+    "db": ("shared.db.cli:app", "Database schema: migrations and drift check."),
+    "ble": ("shared.ble.cli:app", "Bluetooth GATT tools: decode captured frames."),
+}
+
+
+class LazyGroup(TyperGroup):
+    """A typer group that imports a subcommand's module only when that subcommand runs."""
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return sorted(SUBCOMMANDS)
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        if cmd_name not in SUBCOMMANDS:
+            return None
+        module_name, attr = SUBCOMMANDS[cmd_name][0].split(":")
+        return typer.main.get_command(getattr(importlib.import_module(module_name), attr))
+
+    def format_commands(self, ctx: Any, formatter: Any) -> None:
+        """List subcommands from the table, without importing them."""
+        with formatter.section("Commands"):
+            formatter.write_dl([(name, SUBCOMMANDS[name][1]) for name in sorted(SUBCOMMANDS)])
+
+
+app = typer.Typer(cls=LazyGroup, no_args_is_help=True, add_completion=False, rich_markup_mode=None)
+
+
+@app.callback()
+def root() -> None:
+    """VitalSync: backend, migration toolkit and BLE simulator for connected health devices."""
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
