@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from infra.local.edge import Edge, render_compose_config
 from infra.local.errors import StackError
 from infra.local.stack import Stack, status_as_dicts
 
@@ -42,6 +43,26 @@ def up() -> None:
         f"stack is up: edge on http://127.0.0.1:{stack.settings.edge_port}  "
         f"(status: vitalsync stack status, logs in {stack.paths.root / 'logs'})"
     )
+
+
+@app.command()
+def provision() -> None:
+    """Apply migrations, create topics and AWS resources on running (possibly external) services."""
+    try:
+        Stack().provision(lambda name, message: console.print(f"  {name:8} {message}"))
+    except StackError as exc:
+        raise _fail(exc) from None
+
+
+@app.command("render-edge")
+def render_edge(
+    compose: bool = typer.Option(False, "--compose", help="Render for docker compose (service hostnames)."),
+) -> None:
+    """Print the nginx edge config rendered from infra/local/nginx.conf."""
+    stack = Stack()
+    edge = stack.component("nginx")
+    assert isinstance(edge, Edge)
+    typer.echo(render_compose_config(stack.settings) if compose else edge.render(), nl=False)
 
 
 @app.command()

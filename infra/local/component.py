@@ -57,12 +57,15 @@ class Component:
     marker: str = ""
     #: the key of this component in VITALSYNC_STACK_EXTERNAL
     external_key: str = ""
+    #: its service name in docker-compose.yml (the two must not drift apart)
+    compose_service: str = ""
     startup_timeout_s: float = 60.0
     stop_timeout_s: float = 20.0
 
     def __init__(self, settings: CommonSettings, paths: StackPaths) -> None:
         self.settings = settings
         self.paths = paths
+        self.compose_service = self.compose_service or self.name
 
     @property
     def port(self) -> int:

@@ -8,6 +8,7 @@ import urllib.request
 from pathlib import Path
 
 from infra.local.component import Component, apt_install, find_binary
+from shared.settings import CommonSettings
 
 TEMPLATE = Path(__file__).resolve().parent / "nginx.conf"
 
@@ -44,22 +45,15 @@ class Edge(Component):
         (self.prefix / "nginx.conf").write_text(self.render())
 
     def render(self) -> str:
-        """The config with ports and paths filled in (also used by tests to check routing rules)."""
+        """The config for this machine: loopback only, state under .stack."""
         # nginx only honours `user` when its master runs as root: keep workers as the invoking user
         user = f"user {getpass.getuser()};" if os.geteuid() == 0 else ""
-        values = {
-            "user_directive": user,
-            "prefix": str(self.prefix),
-            "log_dir": str(self.paths.root / "logs"),
-            "edge_port": self.settings.edge_port,
-            "auth_port": self.settings.auth_port,
-            "sync_port": self.settings.sync_port,
-            "stats_port": self.settings.stats_port,
-        }
-        text = TEMPLATE.read_text()
-        for key, value in values.items():
-            text = text.replace("{{" + key + "}}", str(value))
-        return text
+        return render_edge_config(
+            self.settings,
+            user_directive=user,
+            prefix=str(self.prefix),
+            log_dir=str(self.paths.root / "logs"),
+        )
 
     def command(self) -> tuple[list[str], dict[str, str] | None]:
         return [
@@ -78,3 +72,43 @@ class Edge(Component):
                 return bool(resp.status == 200)
         except OSError:
             return False
+
+
+COMPOSE_CONFIG = Path(__file__).resolve().parents[1] / "compose" / "nginx.conf"
+
+
+def render_edge_config(
+    settings: CommonSettings,
+    *,
+    user_directive: str = "",
+    prefix: str = "/var/cache/nginx",
+    log_dir: str = "/var/log/nginx",
+    listen_host: str = "127.0.0.1",
+    upstream_hosts: dict[str, str] | None = None,
+) -> str:
+    """Fill the template: the launcher and docker compose share one routing table."""
+    hosts = upstream_hosts or {}
+    values = {
+        "user_directive": user_directive,
+        "prefix": prefix,
+        "log_dir": log_dir,
+        "listen_host": listen_host,
+        "edge_port": settings.edge_port,
+        "auth_port": settings.auth_port,
+        "sync_port": settings.sync_port,
+        "stats_port": settings.stats_port,
+        **{f"{name}_host": hosts.get(name, "127.0.0.1") for name in ("auth", "sync", "stats")},
+    }
+    text = TEMPLATE.read_text()
+    for key, value in values.items():
+        text = text.replace("{{" + key + "}}", str(value))
+    return text
+
+
+def render_compose_config(settings: CommonSettings) -> str:
+    """The edge config for docker compose: listen on all interfaces, upstreams by service name."""
+    return render_edge_config(
+        settings,
+        listen_host="0.0.0.0",  # noqa: S104 - inside the compose network, published on loopback only
+        upstream_hosts={"auth": "auth", "sync": "sync", "stats": "stats"},
+    )

@@ -61,8 +61,10 @@ class KafkaBroker(Component):
         if not find_binary(("java",)):
             apt_install(["openjdk-17-jre-headless"], "Java (to run Kafka)")
         pom = KAFKA_DIR / "pom.xml"
+        # VITALSYNC_KAFKA_VERSION overrides the pom's kafka.version, e.g. to match a production cluster
+        version = os.environ.get("VITALSYNC_KAFKA_VERSION", "")
         stamp = self.libs / ".pom.sha256"
-        digest = hashlib.sha256(pom.read_bytes()).hexdigest()
+        digest = hashlib.sha256(pom.read_bytes() + version.encode()).hexdigest()
         if stamp.is_file() and stamp.read_text() == digest:
             return
         if not find_binary(("mvn",)):
@@ -74,12 +76,14 @@ class KafkaBroker(Component):
             [
                 str(find_binary(("mvn",))),
                 "-B",
+                "-Dstyle.color=never",
                 "-q",
                 "-f",
                 str(pom),
                 "dependency:copy-dependencies",
                 f"-DoutputDirectory={self.libs}",
                 "-DincludeScope=runtime",
+                *([f"-Dkafka.version={version}"] if version else []),
             ],
             capture_output=True,
             text=True,
@@ -160,7 +164,8 @@ class KafkaBroker(Component):
         return [*self._java(), "kafka.Kafka", str(self.home / "server.properties")], None
 
     def ready(self) -> bool:
-        if not port_open(self.port):
+        host = self.settings.kafka_bootstrap.split(",")[0].rsplit(":", 1)[0]
+        if not port_open(self.port, host):
             return False
         try:
             asyncio.run(asyncio.wait_for(self._list_topics(), _ADMIN_TIMEOUT_S))

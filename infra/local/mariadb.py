@@ -19,6 +19,7 @@ from infra.local.errors import StackError
 
 class MariaDB(Component):
     name = "mariadb"
+    compose_service = "mysql"
     external_key = "db"
     startup_timeout_s = 60.0
     stop_timeout_s = 30.0
@@ -106,7 +107,7 @@ class MariaDB(Component):
     def ready(self) -> bool:
         try:
             conn = pymysql.connect(
-                host="127.0.0.1",
+                host=self.settings.db_host,
                 port=self.port,
                 user=self.settings.db_user,
                 password=self.settings.db_password.get_secret_value(),

@@ -57,12 +57,13 @@ class MotoServer(Component):
 
     @property
     def endpoint(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return (self.settings.aws_endpoint_url or f"http://127.0.0.1:{self.port}").rstrip("/")
 
     def provision(self) -> None:
         resolved = declare_resources(
             self.endpoint, self.settings.aws_region, yaml.safe_load(RESOURCES_FILE.read_text())
         )
+        self.paths.root.mkdir(parents=True, exist_ok=True)
         (self.paths.root / "aws.json").write_text(json.dumps(resolved, indent=2))
 
 

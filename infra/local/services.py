@@ -8,7 +8,8 @@ import sys
 import urllib.error
 import urllib.request
 
-from infra.local.component import Component
+from infra.local.component import Component, StackPaths
+from shared.settings import CommonSettings
 
 
 class Service(Component):
@@ -17,11 +18,11 @@ class Service(Component):
     startup_timeout_s = 30.0
     stop_timeout_s = 35.0  # above the services' graceful shutdown timeout
 
-    def __init__(self, service: str, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
-        super().__init__(*args, **kwargs)
+    def __init__(self, service: str, settings: CommonSettings, paths: StackPaths) -> None:
         self.name = service
         self.marker = f"services.{service}"
         self.external_key = service
+        super().__init__(settings, paths)
 
     @property
     def port(self) -> int:

@@ -8,6 +8,7 @@ whatever of ours already runs; ``down`` stops only processes whose pid files we 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 from infra.local.component import REPO_ROOT, Component, StackPaths
@@ -26,6 +27,8 @@ from infra.local.processes import (
 )
 from infra.local.services import SERVICE_NAMES, Service
 from shared.settings import CommonSettings
+
+Progress = Callable[[str, str], None]  # (component name, what is happening)
 
 
 @dataclass
@@ -65,7 +68,7 @@ class Stack:
     def names(self) -> list[str]:
         return [c.name for c in self.components]
 
-    def up(self, on_progress=lambda name, message: None) -> list[str]:  # type: ignore[no-untyped-def]
+    def up(self, on_progress: Progress = lambda name, message: None) -> list[str]:
         """Start what is not running; return the names started now. On failure stop those again."""
         self.paths.ensure()
         started: list[Component] = []
@@ -88,7 +91,7 @@ class Stack:
             raise
         return [c.name for c in started]
 
-    def _launch(self, component: Component, on_progress) -> bool:  # type: ignore[no-untyped-def]
+    def _launch(self, component: Component, on_progress: Progress) -> bool:
         """Start ``component`` unless it is external or already ours; True when started now."""
         if component.external:
             on_progress(component.name, "external")
@@ -114,7 +117,7 @@ class Stack:
         on_progress(component.name, "starting")
         return True
 
-    def _await_ready(self, component: Component, on_progress) -> None:  # type: ignore[no-untyped-def]
+    def _await_ready(self, component: Component, on_progress: Progress) -> None:
         pid_file = self.paths.pid(component.name)
 
         def ready_or_dead() -> bool:
@@ -129,7 +132,7 @@ class Stack:
             raise StackError(f"{component.name} {what}: {cause}; {component.failure_hint()}")
         on_progress(component.name, "ready")
 
-    def _migrate(self, on_progress) -> None:  # type: ignore[no-untyped-def]
+    def _migrate(self, on_progress: Progress) -> None:
         """Apply pending migrations, so the services start against the declared schema."""
         import asyncio
 
@@ -145,6 +148,16 @@ class Stack:
 
         applied = asyncio.run(run())
         on_progress("mariadb", f"schema up to date ({applied} migration(s) applied)")
+
+    def provision(self, on_progress: Progress = lambda name, message: None) -> None:
+        """Declare schema, topics and AWS resources on already running (e.g. external) components."""
+        for component in self.phases[0]:
+            self._await_ready(component, on_progress)
+        self._migrate(on_progress)
+        for component in self.phases[0]:
+            if not isinstance(component, MariaDB):  # its provisioning needs the local root socket
+                component.provision()
+                on_progress(component.name, "provisioned")
 
     def down(self) -> list[str]:
         """Stop the components this stack started, edge first; return the names stopped."""

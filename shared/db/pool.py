@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import aiomysql
 from aiohttp import web
@@ -30,7 +30,7 @@ async def create_pool(settings: CommonSettings) -> aiomysql.Pool:
     )
 
 
-def pool_context(settings: CommonSettings):  # type: ignore[no-untyped-def]
+def pool_context(settings: CommonSettings) -> Callable[[web.Application], AsyncIterator[None]]:
     """Cleanup-ctx factory: open the pool, store it under DB_POOL, close it after in-flight work."""
 
     async def _ctx(app: web.Application) -> AsyncIterator[None]:

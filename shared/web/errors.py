@@ -24,8 +24,14 @@ class ApiError(Exception):
         self.details = details
 
 
+# Where Python's status names are dated, use the current RFC 9110 name (also what the edge sends).
+_CODE_OVERRIDES = {413: "PAYLOAD_TOO_LARGE"}
+
+
 def code_for_status(status: int) -> str:
     """``404`` -> ``NOT_FOUND``: the default code when aiohttp itself rejects a request."""
+    if status in _CODE_OVERRIDES:
+        return _CODE_OVERRIDES[status]
     try:
         return HTTPStatus(status).name
     except ValueError:

@@ -14,6 +14,7 @@ from shared.web.errors import ApiError, code_for_status, error_response
 from shared.web.metrics import HttpMetrics
 
 log = logging.getLogger(__name__)
+access_log = logging.getLogger("vitalsync.access")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 REQUEST_ID_HEADER = "X-Request-Id"
@@ -48,7 +49,17 @@ def build_middlewares(
         finally:
             route = request.match_info.route.resource
             template = route.canonical if route is not None else "unmatched"
-            metrics.observe(request.method, template, status, time.perf_counter() - started)
+            elapsed = time.perf_counter() - started
+            metrics.observe(request.method, template, status, elapsed)
+            # logged here, not by aiohttp's access logger, so the line carries the request id
+            access_log.info(
+                "%s %s %d %.1fms",
+                request.method,
+                template,
+                status,
+                elapsed * 1000,
+                extra={"status": status, "duration_ms": round(elapsed * 1000, 2)},
+            )
             request_id_var.reset(token)
 
     @web.middleware

@@ -29,6 +29,6 @@ def serve(
         port=port,
         shutdown_timeout=settings.shutdown_timeout_s,
         print=None,
-        access_log=logging.getLogger("aiohttp.access"),
+        access_log=None,  # the request-context middleware writes access lines with request ids
     )
     log.info("%s stopped", service)
