@@ -153,3 +153,24 @@ def test_declared_aws_resources_exist_in_moto(stack: Stack) -> None:
         aws_secret_access_key="testing",
     )
     assert "no-reply@vitalsync.local" in ses.list_identities()["Identities"]
+
+
+def test_logs_prints_a_components_log_and_names_unknown_ones(stack: Stack) -> None:
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "vitalsync_cli", "stack", "logs", *args],
+            capture_output=True,
+            text=True,
+            check=False,
+            env={**os.environ, "COLUMNS": "300"},
+        )
+
+    sync_log = run("sync", "-n", "500")
+    assert sync_log.returncode == 0
+    assert '"message": "starting sync on 127.0.0.1:' in sync_log.stdout
+    unknown = run("postgres")
+    assert unknown.returncode == 1
+    assert (
+        "unknown component 'postgres'; choose one of mariadb, kafka, moto, auth, sync, stats, nginx"
+        in unknown.stderr
+    )
