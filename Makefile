@@ -37,6 +37,7 @@ stop:  ## stop what `make run` started
 
 bench: setup
 	$(BIN)/python -m bench.stack_startup
+	$(BIN)/python -m bench.ble_codec_rate
 
 clean: stop
 	rm -rf .stack
