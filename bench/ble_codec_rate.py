@@ -42,10 +42,13 @@ def main() -> None:
     glucose = rate(GlucoseMeasurement.from_bytes, GLUCOSE)
     baseline = rate(BPM_LAYOUT.unpack, BPM_FULL)
     result = {
-        "date": time.strftime("%Y-%m-%d"), "machine": f"{os.cpu_count()} cores, {platform.machine()}",
+        "date": time.strftime("%Y-%m-%d"),
+        "machine": f"{os.cpu_count()} cores, {platform.machine()}",
         "python": platform.python_version(),
-        "bpm_frames_per_s": round(bpm), "bpm_via_registry_frames_per_s": round(bpm_registry),
-        "glucose_frames_per_s": round(glucose), "struct_unpack_baseline_per_s": round(baseline),
+        "bpm_frames_per_s": round(bpm),
+        "bpm_via_registry_frames_per_s": round(bpm_registry),
+        "glucose_frames_per_s": round(glucose),
+        "struct_unpack_baseline_per_s": round(baseline),
         "bpm_over_baseline": round(bpm / baseline, 3),
     }
     print(json.dumps(result, indent=None if args.json else 2))

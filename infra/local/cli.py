@@ -13,9 +13,7 @@ from infra.local.edge import Edge, render_compose_config
 from infra.local.errors import StackError
 from infra.local.stack import Stack, status_as_dicts
 
-app = typer.Typer(
-    help="Local stack without Docker: MariaDB, Kafka, moto, nginx, services.", no_args_is_help=True
-)
+app = typer.Typer(help="Local stack without Docker: MariaDB, Kafka, moto, nginx, services.", no_args_is_help=True)
 console = Console(stderr=True)
 
 

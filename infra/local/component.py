@@ -53,8 +53,6 @@ class Component:
     """Base class; subclasses override the hooks they need."""
 
     name: str = ""
-    #: a string unique to this component's command line, to recognise it behind a pid
-    marker: str = ""
     #: the key of this component in VITALSYNC_STACK_EXTERNAL
     external_key: str = ""
     #: its service name in docker-compose.yml (the two must not drift apart)
@@ -104,9 +102,7 @@ class Component:
         return f"see {self.paths.log(self.name)}"
 
 
-def find_binary(
-    names: tuple[str, ...], extra_dirs: tuple[str, ...] = ("/usr/sbin", "/usr/bin")
-) -> str | None:
+def find_binary(names: tuple[str, ...], extra_dirs: tuple[str, ...] = ("/usr/sbin", "/usr/bin")) -> str | None:
     """The first of ``names`` on PATH or in ``extra_dirs`` (Debian puts daemons in /usr/sbin)."""
     search = os.pathsep.join([os.environ.get("PATH", ""), *extra_dirs])
     for name in names:
@@ -121,9 +117,7 @@ def apt_install(packages: list[str], why: str) -> None:
     command = f"apt-get install -y {' '.join(packages)}"
     apt = shutil.which("apt-get")
     if os.geteuid() != 0 or apt is None:
-        raise StackError(
-            f"{why}: not installed; run `sudo {command}` (or point VITALSYNC_* at an external one)"
-        )
+        raise StackError(f"{why}: not installed; run `sudo {command}` (or point VITALSYNC_* at an external one)")
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     for attempt in ("install", "update-then-install"):
         if attempt == "update-then-install":

@@ -27,11 +27,6 @@ class Edge(Component):
         return "VITALSYNC_EDGE_PORT"
 
     @property
-    def marker(self) -> str:  # type: ignore[override]
-        # nginx rewrites its title and cuts the tail of argv, so the marker must come early: -p PREFIX
-        return str(self.prefix)
-
-    @property
     def prefix(self) -> Path:
         return self.paths.data("nginx")
 

@@ -42,10 +42,6 @@ class KafkaBroker(Component):
         return "VITALSYNC_KAFKA_BOOTSTRAP"
 
     @property
-    def marker(self) -> str:  # type: ignore[override]
-        return str(self.home / "server.properties")
-
-    @property
     def controller_port(self) -> int:
         return int(os.environ.get("VITALSYNC_KAFKA_CONTROLLER_PORT", self.port + 1))
 

@@ -33,10 +33,6 @@ class MariaDB(Component):
         return "VITALSYNC_DB_PORT"
 
     @property
-    def marker(self) -> str:  # type: ignore[override]
-        return f"--datadir={self.datadir}"
-
-    @property
     def datadir(self) -> Path:
         return self.paths.data("mariadb") / "data"
 
@@ -45,9 +41,7 @@ class MariaDB(Component):
         return self.paths.data("mariadb") / "mysqld.sock"
 
     def install(self) -> None:
-        if not (
-            find_binary(("mariadbd", "mysqld")) and find_binary(("mariadb-install-db", "mysql_install_db"))
-        ):
+        if not (find_binary(("mariadbd", "mysqld")) and find_binary(("mariadb-install-db", "mysql_install_db"))):
             apt_install(["mariadb-server"], "MariaDB (mariadbd)")
 
     def prepare(self) -> None:

@@ -25,7 +25,6 @@ DUMMY_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "t
 
 class MotoServer(Component):
     name = "moto"
-    marker = "moto.server"
     external_key = "aws"
     startup_timeout_s = 30.0
 
@@ -93,13 +92,7 @@ def declare_resources(endpoint: str, region: str, spec: dict[str, Any]) -> dict[
 
     pool_name, client_name = spec["cognito"]["user_pool"], spec["cognito"]["app_client"]
     pools = [p for p in idp.list_user_pools(MaxResults=60)["UserPools"] if p["Name"] == pool_name]
-    pool_id = (
-        pools[0]["Id"]
-        if pools
-        else idp.create_user_pool(
-            PoolName=pool_name, UsernameAttributes=["email"], AutoVerifiedAttributes=["email"]
-        )["UserPool"]["Id"]
-    )
+    pool_id = pools[0]["Id"] if pools else idp.create_user_pool(PoolName=pool_name)["UserPool"]["Id"]
     clients = [
         c
         for c in idp.list_user_pool_clients(UserPoolId=pool_id, MaxResults=60)["UserPoolClients"]

@@ -1,7 +1,9 @@
 """Start, find and stop the processes the launcher owns, tracked by pid files under ``.stack/run``.
 
-A pid file alone is not proof: pids are recycled, so a process counts as ours only while its
-command line still contains the marker we started it with.
+A pid alone is not proof: pids are recycled. The pid file also records the process's start time
+(``/proc/PID/stat`` field 22), so a process counts as ours only while that pid still has that start
+time. (Matching the command line is not enough: nginx rewrites its title, and for a moment its
+command line is empty.)
 """
 
 from __future__ import annotations
@@ -42,33 +44,43 @@ def start_process(
             )
         except FileNotFoundError as exc:
             raise StackError(f"cannot run {argv[0]}: not found; install it or fix PATH") from exc
-    pid_path.write_text(str(proc.pid))
+    started = _start_ticks(proc.pid)
+    pid_path.write_text(f"{proc.pid} {started}")
     return proc.pid
 
 
-def running_pid(pid_path: Path, marker: str) -> int | None:
-    """The pid recorded in ``pid_path`` if that process is alive and still ours, else None."""
+def _stat_fields(pid: int) -> list[str]:
+    """``/proc/PID/stat`` after the command name (which may contain spaces and parentheses)."""
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
+def _start_ticks(pid: int) -> str:
+    return _stat_fields(pid)[19]  # field 22 of the whole line: start time in clock ticks
+
+
+def running_pid(pid_path: Path) -> int | None:
+    """The pid recorded in ``pid_path`` if that process is alive and still the one we started."""
     try:
-        pid = int(pid_path.read_text().strip())
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        pid_text, started = pid_path.read_text().split()
+        pid = int(pid_text)
+        fields = _stat_fields(pid)
     except (OSError, ValueError, IndexError):
         return None
-    if state == "Z" or marker not in cmdline:
+    if fields[0] == "Z" or fields[19] != started:
         return None
     return pid
 
 
-def stop_process(pid_path: Path, marker: str, timeout_s: float) -> bool:
+def stop_process(pid_path: Path, timeout_s: float) -> bool:
     """SIGTERM the process group, SIGKILL after ``timeout_s``; False when nothing of ours was running."""
-    pid = running_pid(pid_path, marker)
+    pid = running_pid(pid_path)
     if pid is None:
         pid_path.unlink(missing_ok=True)
         return False
     _signal_group(pid, signal.SIGTERM)
-    if not wait_until(lambda: running_pid(pid_path, marker) is None, timeout_s):
+    if not wait_until(lambda: running_pid(pid_path) is None, timeout_s):
         _signal_group(pid, signal.SIGKILL)
-        wait_until(lambda: running_pid(pid_path, marker) is None, 5.0)
+        wait_until(lambda: running_pid(pid_path) is None, 5.0)
     _reap(pid)
     pid_path.unlink(missing_ok=True)
     return True
@@ -109,9 +121,7 @@ def port_open(port: int, host: str = "127.0.0.1") -> bool:
         return sock.connect_ex((host, port)) == 0
 
 
-def last_error_line(
-    log_path: Path, needles: tuple[str, ...] = ("ERROR", "Error", "error", "Exception")
-) -> str:
+def last_error_line(log_path: Path, needles: tuple[str, ...] = ("ERROR", "Error", "error", "Exception")) -> str:
     """The last log line that looks like an error, to quote in a one-line failure message."""
     try:
         lines = log_path.read_text(errors="replace").splitlines()[-400:]

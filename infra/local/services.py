@@ -20,7 +20,6 @@ class Service(Component):
 
     def __init__(self, service: str, settings: CommonSettings, paths: StackPaths) -> None:
         self.name = service
-        self.marker = f"services.{service}"
         self.external_key = service
         super().__init__(settings, paths)
 
@@ -34,7 +33,7 @@ class Service(Component):
 
     def command(self) -> tuple[list[str], dict[str, str] | None]:
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        return [sys.executable, "-m", self.marker], env
+        return [sys.executable, "-m", f"services.{self.name}"], env
 
     def ready(self) -> bool:
         try:

@@ -87,7 +87,7 @@ class Stack:
                         self._migrate(on_progress)
         except BaseException:
             for component in reversed(started):
-                stop_process(self.paths.pid(component.name), component.marker, component.stop_timeout_s)
+                stop_process(self.paths.pid(component.name), component.stop_timeout_s)
             raise
         return [c.name for c in started]
 
@@ -97,7 +97,7 @@ class Stack:
             on_progress(component.name, "external")
             return False
         pid_file = self.paths.pid(component.name)
-        if running_pid(pid_file, component.marker) is not None:
+        if running_pid(pid_file) is not None:
             on_progress(component.name, "already running")
             return False
         if port_open(component.port):
@@ -121,12 +121,10 @@ class Stack:
         pid_file = self.paths.pid(component.name)
 
         def ready_or_dead() -> bool:
-            return component.ready() or (
-                not component.external and running_pid(pid_file, component.marker) is None
-            )
+            return component.ready() or (not component.external and running_pid(pid_file) is None)
 
         if not wait_until(ready_or_dead, component.startup_timeout_s) or not component.ready():
-            died = not component.external and running_pid(pid_file, component.marker) is None
+            died = not component.external and running_pid(pid_file) is None
             what = "exited during start-up" if died else f"not ready after {component.startup_timeout_s:g}s"
             cause = last_error_line(self.paths.log(component.name)) if not component.external else "no answer"
             raise StackError(f"{component.name} {what}: {cause}; {component.failure_hint()}")
@@ -163,7 +161,7 @@ class Stack:
         """Stop the components this stack started, edge first; return the names stopped."""
         stopped = []
         for component in reversed(self.components):
-            if stop_process(self.paths.pid(component.name), component.marker, component.stop_timeout_s):
+            if stop_process(self.paths.pid(component.name), component.stop_timeout_s):
                 stopped.append(component.name)
         return stopped
 
@@ -171,7 +169,7 @@ class Stack:
         """Each component's state, pid, port and readiness."""
         rows = []
         for component in self.components:
-            pid = running_pid(self.paths.pid(component.name), component.marker)
+            pid = running_pid(self.paths.pid(component.name))
             state = "external" if component.external else ("running" if pid else "stopped")
             ready = component.ready() if (pid or component.external) else False
             rows.append(ComponentStatus(component.name, state, pid, component.port, ready))

@@ -2,8 +2,66 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+
 from shared.settings import CommonSettings
+
+DEV_AUTH_SECRET = "vitalsync-dev-auth-secret-change-me"  # noqa: S105 - refused outside development
 
 
 class AuthSettings(CommonSettings):
-    """Everything the auth service reads from the environment; grows with the service."""
+    """Everything the auth service reads from the environment."""
+
+    # which identity provider this deployment uses: Cognito, or the self-hosted one (e.g. China)
+    identity_provider: Literal["local", "cognito"] = "local"
+    token_issuer: str = "vitalsync-local"  # noqa: S105 - an issuer name, not a secret
+    token_audience: str = "vitalsync"  # noqa: S105 - an audience name
+    access_token_ttl_s: int = Field(default=900, ge=60, le=86_400)
+    refresh_token_ttl_s: int = Field(default=30 * 86_400, ge=3600)
+    signing_key_max_age_s: int = Field(default=30 * 86_400, ge=3600)
+    # above the verifiers' JWKS refresh interval (300 s), so they know a key before it signs
+    signing_key_publish_ahead_s: int = Field(default=600, ge=0)
+    keyring_reload_s: float = Field(default=60.0, gt=0)
+    # encrypts private signing keys and provider refresh tokens at rest
+    auth_secret: SecretStr = SecretStr(DEV_AUTH_SECRET)
+
+    cognito_user_pool_id: str | None = None  # resolved by name when unset (local stack, moto)
+    cognito_user_pool_name: str = "vitalsync-users"
+    cognito_client_id: str | None = None
+    cognito_client_name: str = "vitalsync-app"
+
+    mail_sender: str = "no-reply@vitalsync.local"
+    reset_code_ttl_s: int = Field(default=900, ge=60)
+    reset_code_max_attempts: int = Field(default=5, ge=1)
+
+    password_min_length: int = Field(default=8, ge=4)
+    password_max_length: int = Field(default=128, le=1024)
+
+    # brute-force protection: lockout grows 2^(failures - threshold) * base, capped
+    lockout_account_threshold: int = Field(default=5, ge=1)
+    lockout_address_threshold: int = Field(default=30, ge=1)
+    lockout_base_s: float = Field(default=1.0, gt=0)
+    lockout_max_s: float = Field(default=900.0, gt=0)
+    trusted_proxies: list[str] = Field(default_factory=lambda: ["127.0.0.1", "::1"])
+
+    # legacy platform: the hash key for hmac-sha256 imports, and the optional verify-once login API
+    legacy_hash_key_file: Path | None = None
+    legacy_login_url: str | None = None
+    legacy_login_app_id: str = "vitalsync"
+    legacy_login_app_key: SecretStr = SecretStr("devkey")
+    legacy_login_concurrency: int = Field(default=8, ge=1)
+    legacy_login_timeout_s: float = Field(default=5.0, gt=0)
+    legacy_breaker_failures: int = Field(default=5, ge=1)
+    legacy_breaker_reset_s: float = Field(default=30.0, gt=0)
+
+    # Kii-compatible facade: application id -> application key (DESIGN section 6)
+    kii_apps: dict[str, str] = Field(default_factory=lambda: {"vitalsync": "devkey"})
+
+    @model_validator(mode="after")
+    def _refuse_dev_auth_secret(self) -> AuthSettings:
+        if self.environment == "production" and self.auth_secret.get_secret_value() == DEV_AUTH_SECRET:
+            raise ValueError("VITALSYNC_AUTH_SECRET still has the development default; set a real secret")
+        return self

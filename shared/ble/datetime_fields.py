@@ -18,9 +18,7 @@ from shared.ble.frame import FrameBytes, FrameReader, FrameWriter, Layout
 
 # GATT Specification Supplement, Date Time: year u16 (0 = unknown, else 1582-9999), month u8 (0 = unknown),
 # day u8 (0 = unknown), hours 0-23, minutes 0-59, seconds 0-59.
-_DATE_TIME = Layout(
-    ("year", "H"), ("month", "B"), ("day", "B"), ("hours", "B"), ("minutes", "B"), ("seconds", "B")
-)
+_DATE_TIME = Layout(("year", "H"), ("month", "B"), ("day", "B"), ("hours", "B"), ("minutes", "B"), ("seconds", "B"))
 _DATE_TIME_OFFSETS = _DATE_TIME.offsets()
 # Longest possible day per month when the year is unknown (a leap February; index 0: month unknown).
 _MAX_DAY = (31, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)

@@ -214,9 +214,7 @@ class GlucoseMeasurement:
 
 
 def _invalid(field: str, value: int, valid: str) -> InvalidValueError:
-    return InvalidValueError(
-        f"{GlucoseMeasurement.NAME}.{field}", f"invalid value {value}", detail=f"valid: {valid}"
-    )
+    return InvalidValueError(f"{GlucoseMeasurement.NAME}.{field}", f"invalid value {value}", detail=f"valid: {valid}")
 
 
 class GlucoseFeatures(enum.IntFlag):

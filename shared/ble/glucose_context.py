@@ -236,9 +236,7 @@ class GlucoseMeasurementContext:
             "medication_id": _code(self.medication_id),
             "medication": json_number(medication) if medication is not None else None,
             "medication_unit": self.medication_unit.value,
-            "medication_mg": (
-                json_converted(medication, kg_to_mg) if medication is not None and in_kg else None
-            ),
+            "medication_mg": (json_converted(medication, kg_to_mg) if medication is not None and in_kg else None),
             "medication_ml": (
                 json_converted(medication, litre_to_ml) if medication is not None and not in_kg else None
             ),

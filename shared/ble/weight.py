@@ -77,9 +77,7 @@ class WeightMeasurement:
             raise InvalidValueError(f"{self.NAME}.bmi", "BMI and height are sent together (flags bit 3)")
         for name, raw in (("bmi", self.bmi_raw), ("height", self.height_raw)):
             if raw is not None and not 0 <= raw <= 0xFFFF:
-                raise InvalidValueError(
-                    f"{self.NAME}.{name}", f"invalid value {raw}", detail="valid: 0-65535"
-                )
+                raise InvalidValueError(f"{self.NAME}.{name}", f"invalid value {raw}", detail="valid: 0-65535")
         if weight is MEASUREMENT_UNSUCCESSFUL and self.bmi_raw is not None:
             # WSS "Weight" field: with an unsuccessful measurement only the time stamp and user id may follow.
             raise InvalidValueError(
@@ -93,9 +91,7 @@ class WeightMeasurement:
         flags = reader.u8("flags")
         reader.check_flags(flags, _DEFINED_FLAGS)
         raw = reader.u16("weight")
-        weight: int | MeasurementUnsuccessful = (
-            MEASUREMENT_UNSUCCESSFUL if raw == _WEIGHT_UNSUCCESSFUL_RAW else raw
-        )
+        weight: int | MeasurementUnsuccessful = MEASUREMENT_UNSUCCESSFUL if raw == _WEIGHT_UNSUCCESSFUL_RAW else raw
         time_stamp = DateTime.read(reader, "time_stamp") if flags & _TIME_STAMP else None
         user_id = reader.u8("user_id") if flags & _USER_ID else None
         bmi_offset = reader.offset
@@ -233,9 +229,7 @@ class WeightScaleFeature:
             ("height_resolution", int(self.height_resolution), 0x07),
         ):
             if not 0 <= value <= limit:
-                raise InvalidValueError(
-                    f"{self.NAME}.{name}", f"invalid value {value}", detail=f"valid: 0-{limit}"
-                )
+                raise InvalidValueError(f"{self.NAME}.{name}", f"invalid value {value}", detail=f"valid: 0-{limit}")
         if self.reserved_bits & ~_RESERVED_FEATURE_BITS:
             raise InvalidValueError(f"{self.NAME}.reserved_bits", "only bits 10-31 are reserved")
 

@@ -27,6 +27,7 @@ async def create_pool(settings: CommonSettings) -> aiomysql.Pool:
         charset="utf8mb4",
         pool_recycle=_POOL_RECYCLE_S,
         connect_timeout=settings.ready_timeout_s,
+        init_command="SET time_zone = '+00:00'",  # DATETIME columns hold UTC everywhere
     )
 
 

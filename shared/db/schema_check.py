@@ -66,8 +66,7 @@ async def read_schema(conn: aiomysql.Connection, database: str) -> Schema:
     schema: Schema = {}
     async with conn.cursor() as cur:
         await cur.execute(
-            "SELECT TABLE_NAME FROM information_schema.TABLES "
-            "WHERE TABLE_SCHEMA = %s AND TABLE_TYPE = 'BASE TABLE'",
+            "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s AND TABLE_TYPE = 'BASE TABLE'",
             (database,),
         )
         for (name,) in await cur.fetchall():
@@ -188,9 +187,7 @@ async def check_schema(
 async def _drop_if_exists(conn: aiomysql.Connection, database: str) -> None:
     """Drop a database only when present (``IF EXISTS`` would raise a server warning otherwise)."""
     async with conn.cursor() as cur:
-        await cur.execute(
-            "SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = %s", (database,)
-        )
+        await cur.execute("SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = %s", (database,))
         (exists,) = await cur.fetchone()
         if exists:
             await cur.execute(f"DROP DATABASE `{database}`")

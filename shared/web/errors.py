@@ -16,12 +16,15 @@ from aiohttp import web
 class ApiError(Exception):
     """A client-facing failure with a machine-readable code; never carries secrets."""
 
-    def __init__(self, status: int, code: str, message: str, details: Any = None) -> None:
+    def __init__(
+        self, status: int, code: str, message: str, details: Any = None, headers: dict[str, str] | None = None
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
         self.details = details
+        self.headers = headers or {}
 
 
 # Where Python's status names are dated, use the current RFC 9110 name (also what the edge sends).

@@ -29,9 +29,7 @@ def _incoming_request_id(request: web.Request) -> str:
     return uuid.uuid4().hex
 
 
-def build_middlewares(
-    service: str, metrics: HttpMetrics
-) -> list[Callable[..., Awaitable[web.StreamResponse]]]:
+def build_middlewares(service: str, metrics: HttpMetrics) -> list[Callable[..., Awaitable[web.StreamResponse]]]:
     """Request id + metrics outermost, then error mapping, so errors are counted with their status."""
 
     @web.middleware
@@ -67,7 +65,7 @@ def build_middlewares(
         try:
             return await handler(request)
         except ApiError as exc:
-            return error_response(exc.status, exc.code, exc.message, exc.details)
+            return error_response(exc.status, exc.code, exc.message, exc.details, exc.headers)
         except web.HTTPException as exc:
             if exc.status < 400:
                 raise
@@ -76,8 +74,6 @@ def build_middlewares(
         except Exception:
             # The traceback goes to the log with the request id; the client learns nothing internal.
             log.exception("unhandled error on %s %s", request.method, request.path)
-            return error_response(
-                500, "INTERNAL", "internal error; quote the X-Request-Id header when reporting"
-            )
+            return error_response(500, "INTERNAL", "internal error; quote the X-Request-Id header when reporting")
 
     return [request_context, error_mapping]

@@ -28,9 +28,7 @@ class LegacyHashFormatError(LegacyHashError, ValueError):
         self.message = message
 
     def __repr__(self) -> str:
-        return (
-            f"{type(self).__name__}(code={self.code.value!r}, field={self.field!r}, message={self.message!r})"
-        )
+        return f"{type(self).__name__}(code={self.code.value!r}, field={self.field!r}, message={self.message!r})"
 
 
 class LegacyHashKeyError(LegacyHashError):

@@ -51,9 +51,7 @@ def check_param_names(params: Mapping[str, object], allowed: Collection[str], *,
     unexpected = [name for name in params if name not in allowed]
     if unexpected:
         expected = ", ".join(sorted(allowed)) or "none"
-        raise format_error(
-            scheme, Code.INVALID_PARAMS, "params", f"has unexpected names (expected: {expected})"
-        )
+        raise format_error(scheme, Code.INVALID_PARAMS, "params", f"has unexpected names (expected: {expected})")
 
 
 def int_param(

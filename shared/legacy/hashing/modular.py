@@ -71,9 +71,7 @@ def _check_no_salt_no_params(scheme: str, salt: object, params: Mapping[str, obj
     """The string carries salt and cost, so separate ones mean a mis-mapped export."""
     check_param_names(params, (), scheme=scheme)
     if salt is not None and salt != "":
-        raise format_error(
-            scheme, Code.MALFORMED_SALT, "salt", "must be empty: the hash string carries its salt"
-        )
+        raise format_error(scheme, Code.MALFORMED_SALT, "salt", "must be empty: the hash string carries its salt")
 
 
 def _check_scheme(scheme: str, legacy: LegacyHash) -> None:
@@ -97,9 +95,7 @@ class BcryptScheme:
     def parse(self, hash: object, salt: object, params: Mapping[str, object]) -> LegacyHash:
         """Validate the bcrypt string and its cost; salt and params must be empty."""
         _check_no_salt_no_params(self.name, salt, params)
-        legacy = LegacyHash(
-            self.name, require_text(hash, scheme=self.name, code=Code.MALFORMED_HASH, field="hash")
-        )
+        legacy = LegacyHash(self.name, require_text(hash, scheme=self.name, code=Code.MALFORMED_HASH, field="hash"))
         self._decode(legacy)
         return legacy
 
@@ -112,9 +108,7 @@ class BcryptScheme:
         try:
             return bcrypt.checkpw(secret[:_BCRYPT_MAX_PASSWORD_BYTES], stored)
         except ValueError:
-            raise format_error(
-                self.name, Code.MALFORMED_HASH, "hash", "is not a valid bcrypt string"
-            ) from None
+            raise format_error(self.name, Code.MALFORMED_HASH, "hash", "is not a valid bcrypt string") from None
 
     def generate(
         self,
@@ -152,9 +146,7 @@ class BcryptScheme:
         _check_no_salt_no_params(self.name, legacy.salt, legacy.params)
         match = _BCRYPT_RE.fullmatch(legacy.hash)
         if match is None:
-            raise format_error(
-                self.name, Code.MALFORMED_HASH, "hash", "must be a $2a$, $2b$ or $2y$ bcrypt string"
-            )
+            raise format_error(self.name, Code.MALFORMED_HASH, "hash", "must be a $2a$, $2b$ or $2y$ bcrypt string")
         cost = int(match[2])
         if not BCRYPT_MIN_COST <= cost <= BCRYPT_MAX_COST:
             raise format_error(
@@ -174,9 +166,7 @@ class Argon2Scheme:
     def parse(self, hash: object, salt: object, params: Mapping[str, object]) -> LegacyHash:
         """Validate the argon2 string and its costs; salt and params must be empty."""
         _check_no_salt_no_params(self.name, salt, params)
-        legacy = LegacyHash(
-            self.name, require_text(hash, scheme=self.name, code=Code.MALFORMED_HASH, field="hash")
-        )
+        legacy = LegacyHash(self.name, require_text(hash, scheme=self.name, code=Code.MALFORMED_HASH, field="hash"))
         self._decode(legacy)
         return legacy
 
@@ -191,9 +181,7 @@ class Argon2Scheme:
         except VerifyMismatchError:
             return False
         except (InvalidHashError, VerificationError):
-            raise format_error(
-                self.name, Code.MALFORMED_HASH, "hash", "is not a valid argon2 string"
-            ) from None
+            raise format_error(self.name, Code.MALFORMED_HASH, "hash", "is not a valid argon2 string") from None
 
     def generate(
         self,
@@ -207,13 +195,9 @@ class Argon2Scheme:
         """Hash with variant, time_cost, memory_cost (KiB), parallelism and hash_len; repeatable per salt."""
         given = {**_ARGON2_DEFAULTS, **(params or {})}
         check_param_names(given, tuple(_ARGON2_DEFAULTS), scheme=self.name)
-        variant = choice_param(
-            given, "variant", scheme=self.name, choices=tuple(_ARGON2_TYPES), default="argon2id"
-        )
+        variant = choice_param(given, "variant", scheme=self.name, choices=tuple(_ARGON2_TYPES), default="argon2id")
         time_cost = int_param(given, "time_cost", scheme=self.name, minimum=1, maximum=ARGON2_MAX_TIME_COST)
-        parallelism = int_param(
-            given, "parallelism", scheme=self.name, minimum=1, maximum=ARGON2_MAX_PARALLELISM
-        )
+        parallelism = int_param(given, "parallelism", scheme=self.name, minimum=1, maximum=ARGON2_MAX_PARALLELISM)
         memory_cost = int_param(
             given,
             "memory_cost",
@@ -281,6 +265,4 @@ class Argon2Scheme:
     def _check_cost(self, field: str, value: int, minimum: int, maximum: int) -> None:
         """Refuse an argon2 cost outside the safety limits."""
         if not minimum <= value <= maximum:
-            raise format_error(
-                self.name, Code.INVALID_PARAMS, field, f"must be between {minimum} and {maximum}"
-            )
+            raise format_error(self.name, Code.INVALID_PARAMS, field, f"must be between {minimum} and {maximum}")

@@ -56,11 +56,7 @@ class SaltedDigestScheme(ABC, Generic[Settings]):
         """Validate loose record fields and return the canonical LegacyHash."""
         settings = self.settings(params)
         hash_text = require_text(hash, scheme=self.name, code=Code.MALFORMED_HASH, field="hash")
-        salt_text = (
-            ""
-            if salt is None
-            else require_text(salt, scheme=self.name, code=Code.MALFORMED_SALT, field="salt")
-        )
+        salt_text = "" if salt is None else require_text(salt, scheme=self.name, code=Code.MALFORMED_SALT, field="salt")
         legacy = LegacyHash(self.name, hash_text, salt_text, self.canonical_params(settings))
         self._decode(legacy)
         return legacy
@@ -88,13 +84,9 @@ class SaltedDigestScheme(ABC, Generic[Settings]):
         mac_key = self._key(key)
         raw_salt = draw_random(rng, DEFAULT_SALT_BYTES) if salt is None else bytes(salt)
         if len(raw_salt) > MAX_SALT_BYTES:
-            raise format_error(
-                self.name, Code.MALFORMED_SALT, "salt", f"is longer than {MAX_SALT_BYTES} bytes"
-            )
+            raise format_error(self.name, Code.MALFORMED_SALT, "salt", f"is longer than {MAX_SALT_BYTES} bytes")
         digest = self.compute(password.encode("utf-8"), raw_salt, settings, mac_key)
-        return LegacyHash(
-            self.name, encode_b64(digest), encode_b64(raw_salt), self.canonical_params(settings)
-        )
+        return LegacyHash(self.name, encode_b64(digest), encode_b64(raw_salt), self.canonical_params(settings))
 
     def _decode(self, legacy: LegacyHash) -> tuple[bytes, bytes, Settings]:
         """Re-check a stored value before any work, so a row edited after import cannot bypass the limits."""
@@ -109,9 +101,7 @@ class SaltedDigestScheme(ABC, Generic[Settings]):
             field="salt",
             max_bytes=MAX_SALT_BYTES,
         )
-        digest = decode_b64(
-            legacy.hash, scheme=self.name, code=Code.MALFORMED_HASH, field="hash", max_bytes=size
-        )
+        digest = decode_b64(legacy.hash, scheme=self.name, code=Code.MALFORMED_HASH, field="hash", max_bytes=size)
         if len(digest) != size:
             raise format_error(self.name, Code.MALFORMED_HASH, "hash", f"must decode to {size} bytes")
         return salt, digest, settings
@@ -121,7 +111,5 @@ class SaltedDigestScheme(ABC, Generic[Settings]):
         if not self.requires_key:
             return b""
         if not key:
-            raise LegacyHashKeyError(
-                f"{self.name} needs the legacy platform's hash key, which is not configured"
-            )
+            raise LegacyHashKeyError(f"{self.name} needs the legacy platform's hash key, which is not configured")
         return bytes(key)

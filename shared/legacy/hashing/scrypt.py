@@ -140,9 +140,7 @@ class FirebaseScryptScheme(SaltedDigestScheme[FirebaseSettings]):
         key_text, key = b64_param(
             params, "signer_key", scheme=self.name, min_bytes=1, max_bytes=FIREBASE_MAX_SIGNER_KEY_BYTES
         )
-        separator_text, separator = b64_param(
-            params, "salt_separator", scheme=self.name, max_bytes=MAX_SALT_BYTES
-        )
+        separator_text, separator = b64_param(params, "salt_separator", scheme=self.name, max_bytes=MAX_SALT_BYTES)
         rounds = int_param(params, "rounds", scheme=self.name, minimum=1, maximum=_MAX_R)
         mem_cost = int_param(params, "mem_cost", scheme=self.name, minimum=1, maximum=_MAX_LOG2_N)
         _check_cost(self.name, 1 << mem_cost, rounds, 1)

@@ -92,9 +92,7 @@ async def test_edited_applied_migration_is_refused(settings: CommonSettings, scr
         original = load_migrations()
         await migrate(conn, original)
         edited = [Migration(m.version, m.name, m.sql + "\n-- tweak\n") for m in original]
-        with pytest.raises(
-            MigrationError, match=re.escape("0001_initial_schema.sql was edited after it was applied")
-        ):
+        with pytest.raises(MigrationError, match=re.escape("0001_initial_schema.sql was edited after it was applied")):
             await migrate(conn, edited)
         drifts = await check_schema(conn, scratch_db, edited)
         assert any("was edited after it was applied" in d for d in drifts)

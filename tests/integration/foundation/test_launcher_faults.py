@@ -56,8 +56,7 @@ def test_port_in_use_names_the_port_and_the_setting(tmp_path: Path) -> None:
         result = _stack_up(tmp_path, VITALSYNC_DB_PORT=str(port))
     assert result.returncode == 1
     assert _error_line(result) == (
-        f"error: mariadb: port {port} is in use by another process; "
-        "stop it or set VITALSYNC_DB_PORT to a free port"
+        f"error: mariadb: port {port} is in use by another process; stop it or set VITALSYNC_DB_PORT to a free port"
     )
     assert _processes_under(tmp_path) == []
 
@@ -120,9 +119,7 @@ def test_failed_maven_resolution_is_one_line(tmp_path: Path) -> None:
 
 
 def test_missing_binary_and_missing_package_are_stack_errors(tmp_path: Path) -> None:
-    with pytest.raises(
-        StackError, match=r"cannot run /nonexistent/mariadbd: not found; install it or fix PATH"
-    ):
+    with pytest.raises(StackError, match=r"cannot run /nonexistent/mariadbd: not found; install it or fix PATH"):
         start_process(["/nonexistent/mariadbd"], tmp_path / "x.log", tmp_path / "x.pid")
     with pytest.raises(StackError, match=r"`apt-get install -y vitalsync-no-such-package` failed"):
         apt_install(["vitalsync-no-such-package"], "test package")

@@ -34,7 +34,7 @@ def test_readyz_turns_unready_when_mariadb_stops_and_ready_when_it_returns(stack
     port = stack.component("sync").port
     mariadb = stack.component("mariadb")
     assert _readyz(port)[0] == 200
-    assert stop_process(stack.paths.pid("mariadb"), mariadb.marker, mariadb.stop_timeout_s)
+    assert stop_process(stack.paths.pid("mariadb"), mariadb.stop_timeout_s)
     try:
         assert wait_until(lambda: _readyz(port)[0] == 503, 20)
         status, body = _readyz(port)
@@ -42,9 +42,7 @@ def test_readyz_turns_unready_when_mariadb_stops_and_ready_when_it_returns(stack
         assert body["checks"]["database"] != "ok" and body["checks"]["kafka"] == "ok"
     finally:
         stack.up()
-    assert wait_until(
-        lambda: _readyz(port) == (200, {"ready": True, "checks": {"database": "ok", "kafka": "ok"}}), 30
-    )
+    assert wait_until(lambda: _readyz(port) == (200, {"ready": True, "checks": {"database": "ok", "kafka": "ok"}}), 30)
 
 
 async def test_sigterm_during_a_slow_request_lets_it_finish(stack: Stack) -> None:

@@ -99,10 +99,7 @@ def test_services_expose_metrics_and_health(stack: Stack) -> None:
         }
         status, _, body = _get(f"http://127.0.0.1:{port}/metrics")
         assert status == 200
-        assert (
-            f'http_requests_total{{method="GET",route="/healthz",service="{name}",status="200"}}'
-            in body.decode()
-        )
+        assert f'http_requests_total{{method="GET",route="/healthz",service="{name}",status="200"}}' in body.decode()
 
 
 async def test_declared_topics_exist_with_their_partitions(stack: Stack) -> None:
@@ -126,12 +123,8 @@ def test_declared_aws_resources_exist_in_moto(stack: Stack) -> None:
         aws_access_key_id="testing",
         aws_secret_access_key="testing",
     )
-    main = sqs.get_queue_attributes(
-        QueueUrl=resources["sqs"]["migration-records.fifo"], AttributeNames=["All"]
-    )
-    dlq = sqs.get_queue_attributes(
-        QueueUrl=resources["sqs"]["migration-records-dlq.fifo"], AttributeNames=["QueueArn"]
-    )
+    main = sqs.get_queue_attributes(QueueUrl=resources["sqs"]["migration-records.fifo"], AttributeNames=["All"])
+    dlq = sqs.get_queue_attributes(QueueUrl=resources["sqs"]["migration-records-dlq.fifo"], AttributeNames=["QueueArn"])
     redrive = json.loads(main["Attributes"]["RedrivePolicy"])
     assert main["Attributes"]["FifoQueue"] == "true"
     assert redrive["deadLetterTargetArn"] == dlq["Attributes"]["QueueArn"]
@@ -171,6 +164,5 @@ def test_logs_prints_a_components_log_and_names_unknown_ones(stack: Stack) -> No
     unknown = run("postgres")
     assert unknown.returncode == 1
     assert (
-        "unknown component 'postgres'; choose one of mariadb, kafka, moto, auth, sync, stats, nginx"
-        in unknown.stderr
+        "unknown component 'postgres'; choose one of mariadb, kafka, moto, auth, sync, stats, nginx" in unknown.stderr
     )

@@ -54,16 +54,12 @@ def test_service_port_variables_match_the_launcher() -> None:
 def test_every_long_running_service_has_a_healthcheck_and_ordered_start() -> None:
     for name, service in COMPOSE["services"].items():
         if name in ONE_SHOT:
-            assert service["depends_on"] == {
-                c: {"condition": "service_healthy"} for c in ("mysql", "kafka", "moto")
-            }
+            assert service["depends_on"] == {c: {"condition": "service_healthy"} for c in ("mysql", "kafka", "moto")}
             continue
         assert "healthcheck" in service, name
     for name in ("auth", "sync", "stats"):
         assert COMPOSE["services"][name]["command"] == ["python", "-m", f"services.{name}"]
-        assert COMPOSE["services"][name]["depends_on"] == {
-            "provision": {"condition": "service_completed_successfully"}
-        }
+        assert COMPOSE["services"][name]["depends_on"] == {"provision": {"condition": "service_completed_successfully"}}
 
 
 def test_compose_edge_config_is_the_rendered_template() -> None:

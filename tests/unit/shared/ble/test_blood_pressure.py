@@ -60,9 +60,7 @@ NORDIC_STATUS_ALL_BUT_RANGE = MeasurementStatus(
     pulse_rate_range=PulseRateRange.WITHIN_RANGE,
     improper_measurement_position=True,
 )
-NORDIC_STATUS_LOOSE_AND_SLOW = MeasurementStatus(
-    cuff_too_loose=True, pulse_rate_range=PulseRateRange.BELOW_LOWER_LIMIT
-)
+NORDIC_STATUS_LOOSE_AND_SLOW = MeasurementStatus(cuff_too_loose=True, pulse_rate_range=PulseRateRange.BELOW_LOWER_LIMIT)
 
 
 def test_nordic_full_measurement() -> None:
@@ -95,9 +93,7 @@ def test_nordic_minimal_measurement() -> None:
     )
 
 
-@pytest.mark.parametrize(
-    "frame", [NORDIC_BPM_FULL, NORDIC_BPM_SOME, NORDIC_BPM_MINIMAL, INTERRUPTED_CUFF_NAN]
-)
+@pytest.mark.parametrize("frame", [NORDIC_BPM_FULL, NORDIC_BPM_SOME, NORDIC_BPM_MINIMAL, INTERRUPTED_CUFF_NAN])
 def test_measurements_re_encode_byte_exact(frame: bytes) -> None:
     assert bytes(BloodPressureMeasurement.from_bytes(frame)) == frame
 
@@ -212,8 +208,7 @@ def test_intermediate_cuff_pressure_sends_nan_in_unused_fields_by_default() -> N
             bytes([0x20]) + NORDIC_BPM_MINIMAL[1:],
             "blood_pressure.flags",
             0,
-            "reserved flag bits 0x20 set at byte 0 "
-            "(RFU bits would change the layout; this codec knows bits 0x1F)",
+            "reserved flag bits 0x20 set at byte 0 (RFU bits would change the layout; this codec knows bits 0x1F)",
         ),
         (
             NORDIC_BPM_FULL[:9] + bytes([13]) + NORDIC_BPM_FULL[10:],
@@ -292,4 +287,3 @@ def test_any_bytes_decode_exactly_or_fail_with_a_named_field(frame: bytes) -> No
         assert err.offset is not None and 0 <= err.offset <= len(frame)
     else:
         assert bytes(value) == frame
-

@@ -41,9 +41,7 @@ def test_malformed_frame_exits_2_with_one_line() -> None:
     result = runner.invoke(app, ["decode", "--char", "2a35", "04 78 00 50 00 5D 00 48"])
     assert result.exit_code == 2
     assert result.stdout == ""
-    assert result.stderr == (
-        "error: blood_pressure.pulse_rate: frame too short at byte 7 (need 2 bytes, have 1)\n"
-    )
+    assert result.stderr == ("error: blood_pressure.pulse_rate: frame too short at byte 7 (need 2 bytes, have 1)\n")
 
 
 def test_bad_hex_exits_2_and_says_how_to_write_it() -> None:

@@ -40,9 +40,7 @@ STRING_TYPES = [
 def test_strings() -> None:
     assert FirmwareRevision.from_bytes(TIMEFLIP_FIRMWARE) == FirmwareRevision("TFv3.1")
     assert ModelNumber.from_bytes(OMRON_MODEL).to_json() == {"value": "HEM-7322T"}
-    assert ManufacturerName("Omron Healthcare") != ModelNumber(
-        "Omron Healthcare"
-    )  # different characteristics
+    assert ManufacturerName("Omron Healthcare") != ModelNumber("Omron Healthcare")  # different characteristics
 
 
 def test_invalid_utf8_names_the_byte() -> None:

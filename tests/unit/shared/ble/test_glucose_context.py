@@ -88,9 +88,7 @@ def test_zero_padding_is_trailing_garbage() -> None:
     with pytest.raises(BleDecodeError) as caught:
         GlucoseMeasurementContext.from_bytes(NORDIC_CONTEXT_EMPTY_PADDED)
     assert (caught.value.field, caught.value.offset) == ("glucose_context.trailing_bytes", 3)
-    assert GlucoseMeasurementContext.from_bytes(NORDIC_CONTEXT_EMPTY_PADDED[:3]) == GlucoseMeasurementContext(
-        1
-    )
+    assert GlucoseMeasurementContext.from_bytes(NORDIC_CONTEXT_EMPTY_PADDED[:3]) == GlucoseMeasurementContext(1)
 
 
 def test_pairs_travel_together() -> None:

@@ -270,9 +270,7 @@ def test_every_float_code_round_trips(raw: int) -> None:
 
 
 @ROUND_TRIP
-@given(
-    st.floats(min_value=-1e30, max_value=1e30, allow_nan=False).filter(lambda x: x == 0 or abs(x) > 1e-100)
-)
+@given(st.floats(min_value=-1e30, max_value=1e30, allow_nan=False).filter(lambda x: x == 0 or abs(x) > 1e-100))
 def test_float32_from_float_round_trips_through_bytes(number: float) -> None:
     encoded = Float32.from_float(number)
     assert decode_float32(encode_float32(encoded)) == encoded

@@ -28,18 +28,12 @@ NORDIC_RESPONSES = {
     bytes([6, 0, 1, 1]): RacpResponse(RacpOpCode.REPORT_STORED_RECORDS, RacpResponseCode.SUCCESS),
     bytes([6, 0, 12, 2]): RacpResponse(12, RacpResponseCode.OP_CODE_NOT_SUPPORTED),
     bytes([6, 0, 1, 3]): RacpResponse(RacpOpCode.REPORT_STORED_RECORDS, RacpResponseCode.INVALID_OPERATOR),
-    bytes([6, 0, 2, 4]): RacpResponse(
-        RacpOpCode.DELETE_STORED_RECORDS, RacpResponseCode.OPERATOR_NOT_SUPPORTED
-    ),
+    bytes([6, 0, 2, 4]): RacpResponse(RacpOpCode.DELETE_STORED_RECORDS, RacpResponseCode.OPERATOR_NOT_SUPPORTED),
     bytes([6, 0, 1, 5]): RacpResponse(RacpOpCode.REPORT_STORED_RECORDS, RacpResponseCode.INVALID_OPERAND),
     bytes([6, 0, 1, 6]): RacpResponse(RacpOpCode.REPORT_STORED_RECORDS, RacpResponseCode.NO_RECORDS_FOUND),
     bytes([6, 0, 3, 7]): RacpResponse(RacpOpCode.ABORT_OPERATION, RacpResponseCode.ABORT_UNSUCCESSFUL),
-    bytes([6, 0, 2, 8]): RacpResponse(
-        RacpOpCode.DELETE_STORED_RECORDS, RacpResponseCode.PROCEDURE_NOT_COMPLETED
-    ),
-    bytes([6, 0, 2, 9]): RacpResponse(
-        RacpOpCode.DELETE_STORED_RECORDS, RacpResponseCode.OPERAND_NOT_SUPPORTED
-    ),
+    bytes([6, 0, 2, 8]): RacpResponse(RacpOpCode.DELETE_STORED_RECORDS, RacpResponseCode.PROCEDURE_NOT_COMPLETED),
+    bytes([6, 0, 2, 9]): RacpResponse(RacpOpCode.DELETE_STORED_RECORDS, RacpResponseCode.OPERAND_NOT_SUPPORTED),
     bytes([6, 0, 1, 10]): RacpResponse(RacpOpCode.REPORT_STORED_RECORDS, 10),  # reserved code, kept
     bytes([5, 0, 2, 1]): RacpNumberOfRecords(258),
 }
@@ -68,9 +62,7 @@ GUIDE_REQUESTS = {
 
 # GLS RACP operand table: within range of user-facing times, two Date Time operands after filter type 0x02.
 TIME_RANGE_REQUEST = (
-    bytes([0x01, 0x04, 0x02])
-    + bytes(DateTime(2024, 1, 1, 0, 0, 0))
-    + bytes(DateTime(2024, 1, 31, 23, 59, 59))
+    bytes([0x01, 0x04, 0x02]) + bytes(DateTime(2024, 1, 1, 0, 0, 0)) + bytes(DateTime(2024, 1, 31, 23, 59, 59))
 )
 
 

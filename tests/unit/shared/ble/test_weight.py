@@ -70,9 +70,7 @@ def test_renpho_capture() -> None:
     assert bytes(value) == RENPHO_CAPTURE
 
 
-@pytest.mark.parametrize(
-    ("frame", "reserved"), [(SIG_PYTHON_HEIGHT_ONLY, "0x10"), (RENPHO_CAPTURE_RFU_BIT_5, "0x20")]
-)
+@pytest.mark.parametrize(("frame", "reserved"), [(SIG_PYTHON_HEIGHT_ONLY, "0x10"), (RENPHO_CAPTURE_RFU_BIT_5, "0x20")])
 def test_reserved_flag_bits_are_rejected(frame: bytes, reserved: str) -> None:
     with pytest.raises(BleDecodeError) as caught:
         WeightMeasurement.from_bytes(frame)

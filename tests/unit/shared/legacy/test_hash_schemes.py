@@ -48,9 +48,7 @@ class Vector(NamedTuple):
 
 # github.com/firebase/scrypt README.md, "Password Hashing": the sample project hash config and the
 # exported account of user1@test.com (password "user1password").
-FIREBASE_README_SIGNER_KEY = (
-    "jxspr8Ki0RYycVU8zykbdLGjFQ3McFUH0uiiTvC8pVMXAn210wjLNmdZJzxUECKbm0QsEmYUSDzZvpjeJ9WmXA=="
-)
+FIREBASE_README_SIGNER_KEY = "jxspr8Ki0RYycVU8zykbdLGjFQ3McFUH0uiiTvC8pVMXAn210wjLNmdZJzxUECKbm0QsEmYUSDzZvpjeJ9WmXA=="
 FIREBASE_README_PARAMS = {
     "signer_key": FIREBASE_README_SIGNER_KEY,
     "salt_separator": "Bw==",
@@ -58,9 +56,7 @@ FIREBASE_README_PARAMS = {
     "mem_cost": 14,
 }
 FIREBASE_README_SALT = "42xEC+ixf3L2lw=="
-FIREBASE_README_HASH = (
-    "lSrfV15cpx95/sZS2W9c9Kp6i/LVgQNDNC/qzrCnh1SAyZvqmZqAjTdn3aoItz+VHjoZilo78198JAdRuid5lQ=="
-)
+FIREBASE_README_HASH = "lSrfV15cpx95/sZS2W9c9Kp6i/LVgQNDNC/qzrCnh1SAyZvqmZqAjTdn3aoItz+VHjoZilo78198JAdRuid5lQ=="
 
 # RFC 7914 section 12, "Test Vectors for scrypt" (dkLen = 64).
 RFC7914_SCRYPT_EMPTY = """
@@ -222,9 +218,7 @@ REFERENCE_BCRYPT_SALT_CHARS = "VGhpc0lzQVRlc3RTYWx0Lu"
 
 def _reference_vectors(label: str, password: str, hashes: dict[str, str]) -> tuple[Vector, ...]:
     return (
-        Vector(
-            f"ref-hmac-{label}", "hmac-sha256", password, hashes["hmac"], REFERENCE_SALT, key=REFERENCE_KEY
-        ),
+        Vector(f"ref-hmac-{label}", "hmac-sha256", password, hashes["hmac"], REFERENCE_SALT, key=REFERENCE_KEY),
         Vector(f"ref-sha256-{label}", "sha256-salted", password, hashes["sha256"], REFERENCE_SALT),
         Vector(
             f"ref-pbkdf2-{label}",
@@ -266,15 +260,9 @@ REFERENCE_ASCII_HASHES = {
     "firebase": ("oJSIMmz9YtFgfwSTO6jGI6SdPOsX6Nkx0nmebc0HS/z4VApT41/Fe8mYe0LA/2jJB1RJ8Z+DQfBr2qb8lo+OuQ=="),
     "bcrypt_2b": "$2b$04$VGhpc0lzQVRlc3RTYWx0LuYQowk0FLDiXIAwoULnFg73zwSxIf3De",
     "bcrypt_2y": "$2y$05$VGhpc0lzQVRlc3RTYWx0LuKbMbUOhMch0mwjJZhgv09ucIcsCGKiC",
-    "argon2id": (
-        "$argon2id$v=19$m=64,t=1,p=1$dml0YWxzeW5jLXNhbHQxNg$ogjQms/t0afFbB0U+JQcChSa5tLlSlJTOv4eed6x7yI"
-    ),
-    "argon2i": (
-        "$argon2i$v=19$m=64,t=1,p=1$dml0YWxzeW5jLXNhbHQxNg$9zol8h5TUv2AgQ6/x26gAF6m/by4+k9MHc5wnL8zx1I"
-    ),
-    "argon2d": (
-        "$argon2d$v=19$m=64,t=1,p=1$dml0YWxzeW5jLXNhbHQxNg$9NUfFXup6Z5trdIVo7K6kwNTagh0UjM97JsOOowfH7M"
-    ),
+    "argon2id": ("$argon2id$v=19$m=64,t=1,p=1$dml0YWxzeW5jLXNhbHQxNg$ogjQms/t0afFbB0U+JQcChSa5tLlSlJTOv4eed6x7yI"),
+    "argon2i": ("$argon2i$v=19$m=64,t=1,p=1$dml0YWxzeW5jLXNhbHQxNg$9zol8h5TUv2AgQ6/x26gAF6m/by4+k9MHc5wnL8zx1I"),
+    "argon2d": ("$argon2d$v=19$m=64,t=1,p=1$dml0YWxzeW5jLXNhbHQxNg$9NUfFXup6Z5trdIVo7K6kwNTagh0UjM97JsOOowfH7M"),
 }
 REFERENCE_UNICODE_HASHES = {
     "hmac": "Ea5ZahNiZjQomO3kC0CqpHP00uBQSJGjngKL43gJUjM=",
@@ -284,15 +272,9 @@ REFERENCE_UNICODE_HASHES = {
     "firebase": ("8jqy4OxbTFsWIB7BWue1K9K7kXRjdehHN+49qZFNCoXR/lOsy0/P5C0Q1EmA7gldWmd8kUlguJX/txn8IXEHzQ=="),
     "bcrypt_2b": "$2b$04$VGhpc0lzQVRlc3RTYWx0Lu9Nor8.q.YGyRYTMiwEQOWMlPajBMqEC",
     "bcrypt_2y": "$2y$05$VGhpc0lzQVRlc3RTYWx0Luy7V2RemhApQUDpC5Xbghnq8og0OsaDC",
-    "argon2id": (
-        "$argon2id$v=19$m=64,t=1,p=1$dml0YWxzeW5jLXNhbHQxNg$t1e5ENpZB2qGbatGU0zsvYT91LGLvo7RC410UtFwPT4"
-    ),
-    "argon2i": (
-        "$argon2i$v=19$m=64,t=1,p=1$dml0YWxzeW5jLXNhbHQxNg$T3EQx4M8mNAr2nSpzfe8aXkwJU6ExW3E3Q/vMSZaTn0"
-    ),
-    "argon2d": (
-        "$argon2d$v=19$m=64,t=1,p=1$dml0YWxzeW5jLXNhbHQxNg$ZtJ3ST0qqVdf577dcjpJ3DlExVf2EkVVBCA2eGHKt/Y"
-    ),
+    "argon2id": ("$argon2id$v=19$m=64,t=1,p=1$dml0YWxzeW5jLXNhbHQxNg$t1e5ENpZB2qGbatGU0zsvYT91LGLvo7RC410UtFwPT4"),
+    "argon2i": ("$argon2i$v=19$m=64,t=1,p=1$dml0YWxzeW5jLXNhbHQxNg$T3EQx4M8mNAr2nSpzfe8aXkwJU6ExW3E3Q/vMSZaTn0"),
+    "argon2d": ("$argon2d$v=19$m=64,t=1,p=1$dml0YWxzeW5jLXNhbHQxNg$ZtJ3ST0qqVdf577dcjpJ3DlExVf2EkVVBCA2eGHKt/Y"),
 }
 
 REFERENCE_VECTORS = _reference_vectors("ascii", ASCII_PASSWORD, REFERENCE_ASCII_HASHES) + _reference_vectors(
@@ -481,9 +463,7 @@ def _bcrypt_salt_bytes(chars: str) -> bytes:
 def test_bcrypt_generate_matches_the_library_for_the_same_salt() -> None:
     salt_chars = REFERENCE_BCRYPT_SALT_CHARS
     expected = bcrypt.hashpw(b"emulated user", f"$2b$04${salt_chars}".encode("ascii")).decode("ascii")
-    generated = generate_legacy_hash(
-        "bcrypt", "emulated user", salt=_bcrypt_salt_bytes(salt_chars), params={"cost": 4}
-    )
+    generated = generate_legacy_hash("bcrypt", "emulated user", salt=_bcrypt_salt_bytes(salt_chars), params={"cost": 4})
     assert generated.hash == expected
 
 

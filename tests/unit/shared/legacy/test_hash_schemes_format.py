@@ -128,9 +128,7 @@ BAD_RECORDS = (
         PARAMS,
         SIGNER_KEY,
     ),
-    Bad(
-        "firebase-rounds-zero", FIREBASE, DIGEST_32, "", FIREBASE_OK | {"rounds": 0}, PARAMS, "params.rounds"
-    ),
+    Bad("firebase-rounds-zero", FIREBASE, DIGEST_32, "", FIREBASE_OK | {"rounds": 0}, PARAMS, "params.rounds"),
     # Safety limits: over-the-limit costs are INVALID_PARAMS, refused before any hashing work.
     Bad("pbkdf2-over-limit", PBKDF2, DIGEST_32, "", {"iterations": 10_000_001}, PARAMS, "params.iterations"),
     Bad(
@@ -281,9 +279,7 @@ class TestCanonicalForm:
 
     def test_byte_params_are_stored_in_canonical_base64(self) -> None:
         # "Bx==" has non-zero padding bits; it decodes to the same byte as Firebase's usual "Bw==".
-        record = LegacyHash.from_record(
-            "firebase-scrypt", SECRET_HASH, "", FIREBASE_OK | {"salt_separator": "Bx=="}
-        )
+        record = LegacyHash.from_record("firebase-scrypt", SECRET_HASH, "", FIREBASE_OK | {"salt_separator": "Bx=="})
         assert record.params["salt_separator"] == "Bw=="
 
     def test_values_are_immutable_and_hashable(self) -> None:
@@ -293,9 +289,7 @@ class TestCanonicalForm:
         assert record.params["iterations"] == 1000
         with pytest.raises(TypeError):
             record.params["iterations"] = 2  # type: ignore[index]
-        assert (
-            len({record, LegacyHash.from_record("pbkdf2-sha256", DIGEST_32, "", {"iterations": "1000"})}) == 1
-        )
+        assert len({record, LegacyHash.from_record("pbkdf2-sha256", DIGEST_32, "", {"iterations": "1000"})}) == 1
 
     @pytest.mark.parametrize("scheme", SCHEMES)
     def test_generated_values_survive_a_from_record_round_trip(self, scheme: str) -> None:

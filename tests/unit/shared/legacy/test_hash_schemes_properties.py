@@ -71,9 +71,7 @@ def _bcrypt_window(password: str) -> bytes:
 @pytest.mark.parametrize("scheme", SCHEMES)
 @FAST
 @given(data=st.data(), password=PASSWORDS, other=PASSWORDS)
-def test_generate_then_verify_round_trips(
-    scheme: str, data: st.DataObject, password: str, other: str
-) -> None:
+def test_generate_then_verify_round_trips(scheme: str, data: st.DataObject, password: str, other: str) -> None:
     params = data.draw(CHEAP_PARAMS[scheme], label="params")
     salt = data.draw(SALTS.get(scheme, st.binary(max_size=32)), label="salt")
     record = generate_legacy_hash(scheme, password, salt=salt, params=params, key=PLATFORM_KEY)
@@ -99,9 +97,7 @@ LOOSE_VALUES = st.one_of(
 LOOSE_PARAMS = st.one_of(
     st.none(),
     st.dictionaries(
-        st.sampled_from(
-            ["iterations", "n", "r", "p", "dklen", "signer_key", "salt_separator", "rounds", "mem_cost"]
-        )
+        st.sampled_from(["iterations", "n", "r", "p", "dklen", "signer_key", "salt_separator", "rounds", "mem_cost"])
         | st.text(max_size=8),
         LOOSE_VALUES,
         max_size=5,

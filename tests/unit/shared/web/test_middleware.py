@@ -57,9 +57,7 @@ async def test_api_error_keeps_code_and_details(client: TestClient) -> None:
     }
 
 
-async def test_unhandled_error_is_500_without_internals(
-    client: TestClient, caplog: pytest.LogCaptureFixture
-) -> None:
+async def test_unhandled_error_is_500_without_internals(client: TestClient, caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.ERROR):
         response = await client.get("/boom")
     body = await response.text()

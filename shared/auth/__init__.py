@@ -1,0 +1,1 @@
+"""Local verification of access tokens from the configured issuers (DESIGN section 4)."""
