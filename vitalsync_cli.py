@@ -19,6 +19,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "stack": ("infra.local.cli:app", "Local stack without Docker: MariaDB, Kafka, moto, nginx, services."),
     "db": ("shared.db.cli:app", "Database schema: migrations and drift check."),
     "ble": ("shared.ble.cli:app", "Bluetooth GATT tools: decode captured frames."),
+    "users": ("services.auth.cli:app", "Users: import from the legacy platform."),
+    "legacy": ("simulator.legacy.cli:app", "Legacy platform emulator: seed a dataset, serve its login API."),
 }
 
 

@@ -92,7 +92,8 @@ def declare_resources(endpoint: str, region: str, spec: dict[str, Any]) -> dict[
 
     pool_name, client_name = spec["cognito"]["user_pool"], spec["cognito"]["app_client"]
     pools = [p for p in idp.list_user_pools(MaxResults=60)["UserPools"] if p["Name"] == pool_name]
-    pool_id = pools[0]["Id"] if pools else idp.create_user_pool(PoolName=pool_name)["UserPool"]["Id"]
+    policy = {"PasswordPolicy": spec["cognito"].get("password_policy", {})}
+    pool_id = pools[0]["Id"] if pools else idp.create_user_pool(PoolName=pool_name, Policies=policy)["UserPool"]["Id"]
     clients = [
         c
         for c in idp.list_user_pool_clients(UserPoolId=pool_id, MaxResults=60)["UserPoolClients"]

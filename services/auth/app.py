@@ -22,13 +22,12 @@ from services.auth.legacy_passwords import LegacyLoginClient, LegacyPasswords
 from services.auth.mailer import Mailer
 from services.auth.providers.base import IdentityProvider
 from services.auth.providers.cognito import CognitoIdentityProvider
-from services.auth.providers.local import LocalIdentityProvider
+from services.auth.providers.factory import build_provider
 from services.auth.reset_codes import ResetCodes
 from services.auth.routes import kii, protocol
 from services.auth.sealing import Sealer
 from services.auth.service import AuthService
 from services.auth.sessions import SessionStore
-from services.auth.signing import KeyRing
 from services.auth.throttle import Throttle
 from shared.auth.issuers import TrustedIssuer, cognito_issuer, local_issuer
 from shared.auth.middleware import JWKS_CACHE, auth_context
@@ -60,22 +59,9 @@ def _services_context(settings: AuthSettings) -> Callable[[web.Application], Asy
         async with AsyncExitStack() as stack:
             pool = app[DB_POOL]
             sealer = Sealer(settings.auth_secret.get_secret_value())
-            provider: IdentityProvider
-            if settings.identity_provider == "cognito":
-                provider = CognitoIdentityProvider(settings)
-            else:
-                keyring = KeyRing(
-                    sealer,
-                    settings.signing_key_max_age_s,
-                    settings.access_token_ttl_s,
-                    settings.signing_key_publish_ahead_s,
-                )
-                await keyring.load(pool)
+            provider, keyring = await build_provider(settings, pool, sealer)
+            if keyring is not None:
                 app[KEYRING] = keyring
-                provider = LocalIdentityProvider(
-                    keyring, settings.token_issuer, settings.token_audience, settings.access_token_ttl_s
-                )
-            await provider.start()
             stack.push_async_callback(provider.close)
             mailer = Mailer(settings)
             await mailer.start()

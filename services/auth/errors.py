@@ -53,6 +53,14 @@ class WeakPasswordError(AuthServiceError):
     code = "WEAK_PASSWORD"
 
 
+class PasswordResetRequiredError(AuthServiceError):
+    """The old password was right but cannot move to the identity provider (e.g. Cognito's 6-character
+    minimum); the user must reset it."""
+
+    status = 403
+    code = "PASSWORD_RESET_REQUIRED"
+
+
 class InvalidResetCodeError(AuthServiceError):
     status = 400
     code = "INVALID_RESET_CODE"

@@ -21,7 +21,9 @@ from services.auth.errors import (
     InvalidRefreshTokenError,
     InvalidResetCodeError,
     LoginNameTakenError,
+    PasswordResetRequiredError,
     UserNotFoundError,
+    WeakPasswordError,
 )
 from services.auth.legacy_passwords import LegacyPasswords
 from services.auth.mailer import Mailer
@@ -182,7 +184,12 @@ class AuthService:
     async def _migrate_legacy_password(self, cur: aiomysql.Cursor, user: UserRow, password: str) -> None:
         if not await self._legacy.verify(user, password):
             raise InvalidCredentialsError("wrong login name or password")
-        await self.provider.set_password(cur, user, password)
+        try:
+            await self.provider.set_password(cur, user, password)
+        except WeakPasswordError:
+            raise PasswordResetRequiredError(
+                "your password is correct but too short for the new system; reset it by email"
+            ) from None
         await users.clear_legacy_hash(cur, user.id)
         await add_event(
             cur,

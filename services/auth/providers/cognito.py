@@ -16,7 +16,7 @@ import aiomysql
 from botocore.exceptions import BotoCoreError, ClientError
 
 from services.auth.config import AuthSettings
-from services.auth.errors import InvalidCredentialsError, ProviderUnavailableError
+from services.auth.errors import InvalidCredentialsError, ProviderUnavailableError, WeakPasswordError
 from services.auth.providers.base import ProviderSession
 from services.auth.repo.users import UserRow
 from shared.aws import aws_client
@@ -137,6 +137,8 @@ class CognitoIdentityProvider:
             code = exc.response.get("Error", {}).get("Code", "")
             if code in _BAD_CREDENTIALS:
                 raise InvalidCredentialsError("wrong login name or password") from None
+            if code == "InvalidPasswordException":
+                raise WeakPasswordError("password does not meet the identity provider's policy") from None
             log.warning("cognito %s failed: %s", operation, code)
             raise ProviderUnavailableError(f"identity provider error ({code})") from None
         except BotoCoreError as exc:

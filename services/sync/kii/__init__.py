@@ -1,0 +1,1 @@
+"""Kii-Cloud-compatible facade: request models, query translation and errors (DESIGN section 6)."""
