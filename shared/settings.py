@@ -12,6 +12,8 @@ from typing import Literal
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from shared.auth.issuers import TrustedIssuer, cognito_issuer, local_issuer
+
 DEV_DB_PASSWORD = "vitalsync-dev"  # noqa: S105 - the local stack's documented development password
 
 
@@ -43,6 +45,14 @@ class CommonSettings(BaseSettings):
     stats_port: int = 8083
     bind_host: str = "127.0.0.1"
 
+    # access tokens every service accepts (DESIGN section 4): the local provider's issuer, plus the
+    # Cognito pool's when configured; an explicit VITALSYNC_TRUSTED_ISSUERS list replaces both
+    token_issuer: str = "vitalsync-local"  # noqa: S105 - an issuer name, not a secret
+    token_audience: str = "vitalsync"  # noqa: S105 - an audience name
+    cognito_user_pool_id: str | None = None
+    cognito_client_id: str | None = None
+    trusted_issuers: list[TrustedIssuer] = Field(default_factory=list)
+
     ready_timeout_s: float = Field(default=2.0, gt=0)
     shutdown_timeout_s: float = Field(default=30.0, gt=0)
 
@@ -51,3 +61,20 @@ class CommonSettings(BaseSettings):
         if self.environment == "production" and self.db_password.get_secret_value() == DEV_DB_PASSWORD:
             raise ValueError("VITALSYNC_DB_PASSWORD still has the development default; set a real secret")
         return self
+
+
+def accepted_issuers(settings: CommonSettings) -> list[TrustedIssuer]:
+    """The issuers whose access tokens this process accepts."""
+    if settings.trusted_issuers:
+        return list(settings.trusted_issuers)
+    issuers = [local_issuer(settings.token_issuer, f"http://127.0.0.1:{settings.auth_port}", settings.token_audience)]
+    if settings.cognito_user_pool_id and settings.cognito_client_id:
+        issuers.append(
+            cognito_issuer(
+                settings.aws_region,
+                settings.cognito_user_pool_id,
+                settings.cognito_client_id,
+                endpoint_url=settings.aws_endpoint_url,
+            )
+        )
+    return issuers

@@ -33,6 +33,12 @@ class Service(Component):
 
     def command(self) -> tuple[list[str], dict[str, str] | None]:
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        # moto assigns the Cognito ids at start-up: hand them to the services so they accept its tokens
+        resources = self.paths.root / "aws.json"
+        if resources.is_file():
+            cognito = json.loads(resources.read_text()).get("cognito", {})
+            env.setdefault("VITALSYNC_COGNITO_USER_POOL_ID", cognito.get("user_pool_id", ""))
+            env.setdefault("VITALSYNC_COGNITO_CLIENT_ID", cognito.get("app_client_id", ""))
         return [sys.executable, "-m", f"services.{self.name}"], env
 
     def ready(self) -> bool:

@@ -17,8 +17,6 @@ class AuthSettings(CommonSettings):
 
     # which identity provider this deployment uses: Cognito, or the self-hosted one (e.g. China)
     identity_provider: Literal["local", "cognito"] = "local"
-    token_issuer: str = "vitalsync-local"  # noqa: S105 - an issuer name, not a secret
-    token_audience: str = "vitalsync"  # noqa: S105 - an audience name
     access_token_ttl_s: int = Field(default=900, ge=60, le=86_400)
     refresh_token_ttl_s: int = Field(default=30 * 86_400, ge=3600)
     signing_key_max_age_s: int = Field(default=30 * 86_400, ge=3600)
@@ -28,9 +26,8 @@ class AuthSettings(CommonSettings):
     # encrypts private signing keys and provider refresh tokens at rest
     auth_secret: SecretStr = SecretStr(DEV_AUTH_SECRET)
 
-    cognito_user_pool_id: str | None = None  # resolved by name when unset (local stack, moto)
+    # cognito_user_pool_id / cognito_client_id (CommonSettings) are resolved by these names when unset
     cognito_user_pool_name: str = "vitalsync-users"
-    cognito_client_id: str | None = None
     cognito_client_name: str = "vitalsync-app"
 
     mail_sender: str = "no-reply@vitalsync.local"

@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 DEFAULT_REFRESH_INTERVAL_S = 300.0
 DEFAULT_MIN_REFRESH_INTERVAL_S = 30.0
 DEFAULT_FETCH_TIMEOUT_S = 5.0
+FAILED_RETRY_S = 1.0
 MAX_JWKS_BYTES = 64 * 1024  # a JWKS with a few rotated keys is a few KiB; refuse anything absurd
 MAX_KEYS_PER_ISSUER = 32
 _SIGNING_KEY_TYPES = frozenset({"EC", "RSA", "OKP"})  # never "oct": a public JWKS has no secret keys
@@ -131,7 +132,10 @@ class JwksCache:
     def _refresh_allowed(self, state: _IssuerState) -> bool:
         if state.last_attempt_s is None:
             return True
-        return self._monotonic() - state.last_attempt_s >= self._min_refresh_interval_s
+        # After a failed fetch (the issuer was still starting, or briefly down) retry sooner: at most
+        # once per FAILED_RETRY_S, so a flood of requests still cannot hammer the endpoint.
+        interval = self._min_refresh_interval_s if state.last_fetch_ok else min(FAILED_RETRY_S, self._min_refresh_interval_s)
+        return self._monotonic() - state.last_attempt_s >= interval
 
     async def _refresh(self, state: _IssuerState) -> None:
         if state.inflight is None:
