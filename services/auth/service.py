@@ -111,6 +111,7 @@ class AuthService:
             legacy_salt=None,
             legacy_hash_params=None,
             password_migrated_at=None,
+            tokens_valid_after=None,
             status="active",
             created_at=_utc_now(),
             updated_at=_utc_now(),
@@ -293,6 +294,7 @@ class AuthService:
         if user.password_migrated_at is None and user.legacy_user_id is not None:
             await users.clear_legacy_hash(cur, user.id)  # a reset ends the legacy path too
         await self._sessions.revoke_user(cur, user.id, "password_changed", keep=keep)
+        await users.revoke_tokens(cur, user.id)
         await self.provider.sign_out_everywhere(user)
         if keep is not None:
             # the provider's sign-out also ended the kept session's provider token: renew it

@@ -108,6 +108,7 @@ def parse_line(raw: str, region: str, idp: str) -> UserRow:
         legacy_salt=legacy.salt or None,
         legacy_hash_params=dict(legacy.params) or None,
         password_migrated_at=None,
+        tokens_valid_after=None,
         status="active",
         created_at=_now(),
         updated_at=_now(),

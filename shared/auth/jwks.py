@@ -134,7 +134,9 @@ class JwksCache:
             return True
         # After a failed fetch (the issuer was still starting, or briefly down) retry sooner: at most
         # once per FAILED_RETRY_S, so a flood of requests still cannot hammer the endpoint.
-        interval = self._min_refresh_interval_s if state.last_fetch_ok else min(FAILED_RETRY_S, self._min_refresh_interval_s)
+        interval = (
+            self._min_refresh_interval_s if state.last_fetch_ok else min(FAILED_RETRY_S, self._min_refresh_interval_s)
+        )
         return self._monotonic() - state.last_attempt_s >= interval
 
     async def _refresh(self, state: _IssuerState) -> None:

@@ -49,6 +49,9 @@ class Principal:
     roles: frozenset[str]
     token_id: str | None
     expires_at: int
+    #: when the token was minted (``iat``, possibly fractional), so a service holding revocation state
+    #: can reject older ones
+    issued_at: float | None = None
 
 
 class TokenVerifier:
@@ -119,6 +122,7 @@ class TokenVerifier:
             roles=frozenset(roles),
             token_id=token_id,
             expires_at=expires_at,
+            issued_at=_numeric_date(claims, "iat"),
         )
 
     def _check_times(self, claims: dict[str, Any]) -> int:

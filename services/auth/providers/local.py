@@ -79,14 +79,16 @@ class LocalIdentityProvider:
             pass
 
     def _session(self, user: UserRow) -> ProviderSession:
-        now = int(time.time())
+        now = time.time()
         claims = {
             "iss": self._issuer,
             "aud": self._audience,
             "sub": user.id,
-            "iat": now,
-            "nbf": now,
-            "exp": now + self._ttl,
+            # fractional (RFC 7519 NumericDate allows it): revocation at a password change can then tell
+            # a token minted just before it from one minted just after, within the same second
+            "iat": round(now, 3),
+            "nbf": int(now),
+            "exp": int(now) + self._ttl,
             "jti": str(uuid.uuid4()),
             "token_use": "access",
         }

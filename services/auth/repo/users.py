@@ -11,7 +11,8 @@ import aiomysql
 
 _COLUMNS = (
     "id, login_name, email, display_name, country, locale, region, profile, idp, idp_subject, legacy_user_id, "
-    "legacy_hash_scheme, legacy_hash, legacy_salt, legacy_hash_params, password_migrated_at, status, "
+    "legacy_hash_scheme, legacy_hash, legacy_salt, legacy_hash_params, password_migrated_at, tokens_valid_after, "
+    "status, "
     "created_at, updated_at"
 )
 
@@ -36,6 +37,7 @@ class UserRow:
     legacy_salt: str | None
     legacy_hash_params: dict[str, Any] | None
     password_migrated_at: datetime | None
+    tokens_valid_after: datetime | None
     status: str
     created_at: datetime
     updated_at: datetime
@@ -161,3 +163,8 @@ async def upsert_imported(cur: aiomysql.Cursor, user: UserRow) -> bool:
     user.id = existing.id
     user.idp_subject = existing.idp_subject
     return False
+
+
+async def revoke_tokens(cur: aiomysql.Cursor, user_id: str) -> None:
+    """Refuse access tokens minted before now."""
+    await cur.execute("UPDATE users SET tokens_valid_after = UTC_TIMESTAMP(6) WHERE id = %s", (user_id,))

@@ -25,8 +25,8 @@ from services.auth.keys import AUTH_SERVICE, AUTH_SETTINGS
 from services.auth.models import RegisterRequest
 from services.auth.repo.users import UserRow
 from services.auth.routes.client import client_address
+from services.auth.routes.principal import authenticated_user
 from services.auth.service import IssuedTokens, NewUser
-from shared.auth.middleware import authenticate
 from shared.kii.errors import KiiError, check_app
 from shared.web.bodies import read_json
 from shared.web.errors import ApiError
@@ -73,7 +73,7 @@ def kii_error_for(exc: Exception) -> KiiError | None:
         if exc.status == 401 and exc.code == "TOKEN_MISSING":
             return KiiError(401, "UNAUTHORIZED", "an access token is required")
         if exc.status == 401:
-            return KiiError(403, "WRONG_TOKEN", "the access token is invalid or expired")
+            return KiiError(403, "WRONG_TOKEN", "the access token is invalid, expired or revoked")
         code = {"INVALID_JSON": "INVALID_JSON", "VALIDATION_FAILED": "INVALID_INPUT_DATA"}.get(exc.code, exc.code)
         return KiiError(exc.status, code, exc.message)
     return None
@@ -204,11 +204,11 @@ async def register(request: web.Request) -> web.Response:
 async def _own_user_id(request: web.Request) -> str:
     """The caller's id; ``me`` or the caller's own id in the path, anything else is not found."""
     check_app(request, request.app[AUTH_SETTINGS].kii_apps, request.match_info["app"])
-    principal = await authenticate(request)
+    user = await authenticated_user(request)
     wanted = request.match_info["user"]
-    if wanted not in ("me", principal.user_id):
+    if wanted not in ("me", user.id):
         raise KiiError(404, "USER_NOT_FOUND", "user not found", appID=request.match_info["app"])
-    return principal.user_id
+    return user.id
 
 
 @routes.get("/api/apps/{app}/users/{user}")

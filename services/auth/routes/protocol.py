@@ -19,8 +19,8 @@ from services.auth.models import (
 )
 from services.auth.repo.users import UserRow
 from services.auth.routes.client import client_address
+from services.auth.routes.principal import authenticated_user
 from services.auth.service import IssuedTokens, NewUser
-from shared.auth.middleware import authenticate
 from shared.web.bodies import parse_body
 from shared.web.errors import ApiError
 from shared.web.middleware import Handler
@@ -103,9 +103,9 @@ async def token(request: web.Request) -> web.Response:
 
 @routes.post("/v1/auth/logout")
 async def logout(request: web.Request) -> web.Response:
-    principal = await authenticate(request)
+    user = await authenticated_user(request)
     body = await parse_body(request, LogoutRequest)
-    await request.app[AUTH_SERVICE].logout(principal.user_id, body.refresh_token)
+    await request.app[AUTH_SERVICE].logout(user.id, body.refresh_token)
     return web.Response(status=204)
 
 
@@ -126,26 +126,23 @@ async def reset_password(request: web.Request) -> web.Response:
 
 @routes.put("/v1/auth/password")
 async def change_password(request: web.Request) -> web.Response:
-    principal = await authenticate(request)
+    user = await authenticated_user(request)
     body = await parse_body(request, ChangePasswordRequest)
-    await request.app[AUTH_SERVICE].change_password(
-        principal.user_id, body.old_password, body.new_password, body.refresh_token
-    )
+    await request.app[AUTH_SERVICE].change_password(user.id, body.old_password, body.new_password, body.refresh_token)
     return web.Response(status=204)
 
 
 @routes.get("/v1/users/me")
 async def get_me(request: web.Request) -> web.Response:
-    principal = await authenticate(request)
-    return _user(await request.app[AUTH_SERVICE].get_user(principal.user_id))
+    return _user(await authenticated_user(request))
 
 
 @routes.patch("/v1/users/me")
 async def patch_me(request: web.Request) -> web.Response:
-    principal = await authenticate(request)
+    user = await authenticated_user(request)
     body = await parse_body(request, UpdateMeRequest)
     changes = body.model_dump(exclude_unset=True)
-    return _user(await request.app[AUTH_SERVICE].update_user(principal.user_id, changes))
+    return _user(await request.app[AUTH_SERVICE].update_user(user.id, changes))
 
 
 @routes.get("/.well-known/jwks.json")

@@ -17,7 +17,7 @@ from shared.db.connection import connect
 from shared.legacy.hash_schemes import SCHEMES, generate_legacy_hash
 from shared.settings import CommonSettings
 from tests.conftest import subprocess_env
-from tests.integration.auth.conftest import auth_settings, unique_name
+from tests.integration.auth.conftest import auth_settings, client_headers, unique_name
 
 pytestmark = pytest.mark.integration
 HASH_KEY = b"legacy-platform-hash-key-32bytes"
@@ -81,7 +81,8 @@ def run_import(
 @pytest.fixture
 async def legacy_client(stack, provider: str, tmp_path: Path, aiohttp_client) -> TestClient:  # type: ignore[no-untyped-def]
     (tmp_path / "hash.key").write_bytes(HASH_KEY)
-    return await aiohttp_client(create_app(auth_settings(provider, legacy_hash_key_file=tmp_path / "hash.key")))
+    app = create_app(auth_settings(provider, legacy_hash_key_file=tmp_path / "hash.key"))
+    return await aiohttp_client(app, headers=client_headers())
 
 
 async def _login(client: TestClient, username: str, password: str) -> tuple[int, dict]:

@@ -11,7 +11,14 @@ from aiohttp.test_utils import TestClient
 
 from services.auth.app import create_app
 from services.auth.config import AuthSettings
-from tests.integration.auth.conftest import PASSWORD, Register, auth_settings, sent_emails, unique_name
+from tests.integration.auth.conftest import (
+    PASSWORD,
+    Register,
+    auth_settings,
+    client_headers,
+    sent_emails,
+    unique_name,
+)
 from tests.integration.auth.test_legacy_migration import legacy_record, run_import
 
 pytestmark = pytest.mark.integration
@@ -34,7 +41,7 @@ async def _login(client: TestClient, username: str, password: str, address: str)
 @pytest.fixture
 async def strict_client(stack, provider: str, aiohttp_client) -> TestClient:  # type: ignore[no-untyped-def]
     settings = auth_settings(provider, lockout_account_threshold=3, lockout_address_threshold=6, lockout_base_s=30)
-    return await aiohttp_client(create_app(settings))
+    return await aiohttp_client(create_app(settings), headers=client_headers())
 
 
 async def test_account_locks_after_repeated_failures_and_says_when_to_retry(
@@ -78,7 +85,7 @@ async def test_a_success_clears_the_account_counter(strict_client: TestClient, r
 async def test_short_legacy_password_under_cognito_asks_for_a_reset(stack, tmp_path, aiohttp_client) -> None:  # type: ignore[no-untyped-def]
     record = legacy_record("sha256-salted", "abcd")  # Kii allowed 4 characters; Cognito needs 6
     run_import(tmp_path, [record], "cognito")
-    client = await aiohttp_client(create_app(auth_settings("cognito")))
+    client = await aiohttp_client(create_app(auth_settings("cognito")), headers=client_headers())
     status, body, _ = await _login(client, record["login_name"], "abcd", _address())
     assert status == 403 and body["error"]["code"] == "PASSWORD_RESET_REQUIRED"
     status, body, _ = await _login(client, record["login_name"], "abce", _address())

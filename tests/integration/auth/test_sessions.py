@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import math
 import re
+import time
 
+import jwt
 import pytest
 from aiohttp.test_utils import TestClient
 
@@ -79,6 +83,10 @@ async def test_change_password_keeps_this_session_and_revokes_the_others(
     client: TestClient, register: Register
 ) -> None:
     user = await register()
+    # Cognito's iat has whole seconds, and tokens of the second of a change stay valid (documented):
+    # let the clock leave the second the token was minted in, so the old token is unambiguously older
+    minted = jwt.decode(user["access_token"], options={"verify_signature": False})["iat"]
+    await asyncio.sleep(max(0.0, math.floor(minted) + 1 - time.time()))  # until a known instant, not a guess
     _, other = await _login(client, user["login_name"], PASSWORD)
     auth = {"Authorization": f"Bearer {user['access_token']}"}
     wrong = await client.put(
@@ -94,7 +102,12 @@ async def test_change_password_keeps_this_session_and_revokes_the_others(
     )
     assert response.status == 204, await response.text()
     assert (await _refresh(client, other["refresh_token"]))[0] == 401
-    assert (await _refresh(client, user["refresh_token"]))[0] == 200
+    stale = await client.get("/v1/users/me", headers=auth)
+    assert stale.status == 401 and (await stale.json())["error"]["code"] == "TOKEN_REVOKED"
+    status, renewed = await _refresh(client, user["refresh_token"])
+    assert status == 200
+    fresh = await client.get("/v1/users/me", headers={"Authorization": f"Bearer {renewed['access_token']}"})
+    assert fresh.status == 200
     assert (await _login(client, user["login_name"], PASSWORD))[0] == 401
     assert (await _login(client, user["login_name"], NEW_PASSWORD))[0] == 200
 

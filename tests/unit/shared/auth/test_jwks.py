@@ -180,12 +180,19 @@ async def test_first_fetch_failing_is_unavailable_then_recovers(
     token = keys.local_es.sign(local_claims(exp=int(clock.now) + 600))
     with pytest.raises(JwksUnavailableError):
         await verifier.verify(token)
-    with pytest.raises(JwksUnavailableError):  # within the interval: no new fetch
+    with pytest.raises(JwksUnavailableError):  # within the retry interval: no new fetch
         await verifier.verify(token)
     assert jwks_server.requests[LOCAL_JWKS_PATH] == 1
+    # after a failure the retry comes sooner (1 s, not 30 s): an issuer that was still starting is
+    # picked up at once, and a flood still costs at most one fetch per second
+    clock.advance(1)
+    with pytest.raises(JwksUnavailableError):
+        await verifier.verify(token)
+    assert jwks_server.requests[LOCAL_JWKS_PATH] == 2
     jwks_server.mode = "up"
-    clock.advance(30)
+    clock.advance(1)
     assert await verifier.verify(token)
+    assert jwks_server.requests[LOCAL_JWKS_PATH] == 3
 
 
 async def test_unusable_entries_are_skipped(

@@ -48,6 +48,7 @@ async def test_local_access_token_gives_principal(verifier: TokenVerifier, keys:
         roles=frozenset({"operator"}),
         token_id="jti-0001",
         expires_at=int(NOW) + 900,
+        issued_at=NOW,
     )
 
 
@@ -60,6 +61,7 @@ async def test_cognito_access_token_uses_username_and_client_id(verifier: TokenV
         roles=frozenset({"clinician"}),
         token_id="jti-0002",
         expires_at=int(NOW) + 3600,
+        issued_at=NOW,
     )
 
 
