@@ -20,6 +20,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "db": ("shared.db.cli:app", "Database schema: migrations and drift check."),
     "ble": ("shared.ble.cli:app", "Bluetooth GATT tools: decode captured frames."),
     "users": ("services.auth.cli:app", "Users: import from the legacy platform."),
+    "sim": ("simulator.cli:app", "BLE device simulator: run a fleet from a scenario, replay captured frames."),
     "legacy": ("simulator.legacy.cli:app", "Legacy platform emulator: seed a dataset, serve its login API."),
 }
 

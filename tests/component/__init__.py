@@ -1,0 +1,1 @@
+"""Component tests: real stacks wired in-process, no mocks."""

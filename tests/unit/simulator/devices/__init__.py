@@ -1,0 +1,1 @@
+"""Unit tests of the simulated devices (pure parts: readings, stores, knobs)."""

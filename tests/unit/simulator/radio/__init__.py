@@ -1,0 +1,1 @@
+"""Unit tests of the simulated radio (pure parts: URLs, advertisement mapping)."""
