@@ -52,7 +52,7 @@ class DeviceListResponse(BaseModel):
 class ReadingsBatchRequest(Strict):
     device_id: Annotated[str, StringConstraints(min_length=1, max_length=64)]
     # items stay raw here: each is validated on its own so one bad item cannot sink the batch
-    readings: list[dict[str, Any]] = Field(min_length=1)
+    readings: list[Any] = Field(min_length=1)
 
 
 class ReadingResult(BaseModel):
