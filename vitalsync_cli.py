@@ -22,6 +22,10 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "users": ("services.auth.cli:app", "Users: import from the legacy platform."),
     "sim": ("simulator.cli:app", "BLE device simulator: run a fleet from a scenario, replay captured frames."),
     "legacy": ("simulator.legacy.cli:app", "Legacy platform emulator: seed a dataset, serve its login API."),
+    "validate": ("services.validation.cli:app", "Validate the migration: counts, checksums, diffs, failure patterns."),
+    "stats": ("services.stats.cli:app", "Stats: run batch jobs, list their runs, verify the streaming aggregates."),
+    "bench": ("bench.cli:app", "Benchmark data: seed users, devices and readings at bulk speed."),
+    "gateway": ("services.gateway.cli:app", "BLE gateway: collect from health devices, queue offline, upload to sync."),
 }
 
 

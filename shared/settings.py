@@ -53,6 +53,10 @@ class CommonSettings(BaseSettings):
     cognito_client_id: str | None = None
     trusted_issuers: list[TrustedIssuer] = Field(default_factory=list)
 
+    # Kii-compatible facade (DESIGN section 6): application id -> application key; auth serves its
+    # users and tokens, sync its buckets, so both read the same map
+    kii_apps: dict[str, str] = Field(default_factory=lambda: {"vitalsync": "devkey"})
+
     ready_timeout_s: float = Field(default=2.0, gt=0)
     shutdown_timeout_s: float = Field(default=30.0, gt=0)
 

@@ -54,9 +54,6 @@ class AuthSettings(CommonSettings):
     legacy_breaker_failures: int = Field(default=5, ge=1)
     legacy_breaker_reset_s: float = Field(default=30.0, gt=0)
 
-    # Kii-compatible facade: application id -> application key (DESIGN section 6)
-    kii_apps: dict[str, str] = Field(default_factory=lambda: {"vitalsync": "devkey"})
-
     @model_validator(mode="after")
     def _refuse_dev_auth_secret(self) -> AuthSettings:
         if self.environment == "production" and self.auth_secret.get_secret_value() == DEV_AUTH_SECRET:

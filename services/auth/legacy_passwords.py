@@ -91,7 +91,7 @@ class LegacyLoginClient:
         if status == 200:
             self.breaker.success()
             return True
-        if status in (400, 401, 403, 404):  # a wrong password is an answer, not a fault
+        if status in (400, 401):  # a wrong password (Kii: 400 invalid_grant) is an answer, not a fault
             self.breaker.success()
             return False
         self.breaker.failure()

@@ -83,12 +83,16 @@ def parse_line(raw: str, region: str, idp: str) -> UserRow:
     if not isinstance(attributes, dict):
         raise ImportLineError("BAD_ATTRIBUTES", "attributes must be an object")
     scheme = record.get("hash_scheme")
-    if not isinstance(scheme, str):
-        raise ImportLineError("UNKNOWN_SCHEME", "hash_scheme is missing")
-    try:
-        legacy = LegacyHash.from_record(scheme, record.get("hash") or "", record.get("salt"), record.get("params"))
-    except LegacyHashFormatError as exc:
-        raise ImportLineError(str(exc.code), str(exc)) from None
+    legacy: LegacyHash | None = None
+    if scheme is not None or record.get("hash") is not None:
+        if not isinstance(scheme, str):
+            raise ImportLineError("UNKNOWN_SCHEME", "hash_scheme is missing")
+        try:
+            legacy = LegacyHash.from_record(scheme, record.get("hash") or "", record.get("salt"), record.get("params"))
+        except LegacyHashFormatError as exc:
+            raise ImportLineError(str(exc.code), str(exc)) from None
+    # no hash at all: the platform could not export it, so the first login checks the password once
+    # against the legacy login API (VITALSYNC_LEGACY_LOGIN_URL, DESIGN section 4)
     display_name = record.get("display_name")
     locale = record.get("locale")
     return UserRow(
@@ -103,10 +107,10 @@ def parse_line(raw: str, region: str, idp: str) -> UserRow:
         idp=idp,
         idp_subject=None,
         legacy_user_id=legacy_id,
-        legacy_hash_scheme=legacy.scheme,
-        legacy_hash=legacy.hash,
-        legacy_salt=legacy.salt or None,
-        legacy_hash_params=dict(legacy.params) or None,
+        legacy_hash_scheme=legacy.scheme if legacy else None,
+        legacy_hash=legacy.hash if legacy else None,
+        legacy_salt=(legacy.salt or None) if legacy else None,
+        legacy_hash_params=(dict(legacy.params) or None) if legacy else None,
         password_migrated_at=None,
         tokens_valid_after=None,
         status="active",

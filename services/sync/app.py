@@ -6,6 +6,7 @@ from aiohttp import web
 
 from services.sync.config import SyncSettings
 from services.sync.keys import SYNC_SETTINGS
+from services.sync.kii import routes as kii_routes
 from services.sync.models import (
     ChangesPage,
     DeviceListResponse,
@@ -86,6 +87,7 @@ def create_app(settings: SyncSettings) -> web.Application:
     app.cleanup_ctx.append(auth_context(accepted_issuers(settings)))
     for table in (devices.routes, readings.routes, device_settings.routes, changes.routes):
         app.router.add_routes(table)
+    kii_routes.install(app)  # Kii-compatible buckets and objects (DESIGN section 6)
     spec = _openapi()
 
     async def openapi(request: web.Request) -> web.Response:
