@@ -1,1 +1,2 @@
-"""Kii-Cloud-compatible facade: request models, query translation and errors (DESIGN section 6)."""
+"""Kii-Cloud-compatible buckets and objects (DESIGN section 6): routes, access rules, the JSON
+object store, the bucket mapping, and the query translator."""
