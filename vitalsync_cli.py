@@ -22,6 +22,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "users": ("services.auth.cli:app", "Users: import from the legacy platform."),
     "sim": ("simulator.cli:app", "BLE device simulator: run a fleet from a scenario, replay captured frames."),
     "legacy": ("simulator.legacy.cli:app", "Legacy platform emulator: seed a dataset, serve its login API."),
+    "migrate": ("services.migration.cli:app", "Migration: snapshot load, change capture (follow/work), status."),
+    "cutover": ("services.migration.cli:cutover_app", "Cut-over readiness gate: lag, queues, validation verdict."),
     "validate": ("services.validation.cli:app", "Validate the migration: counts, checksums, diffs, failure patterns."),
     "stats": ("services.stats.cli:app", "Stats: run batch jobs, list their runs, verify the streaming aggregates."),
     "bench": ("bench.cli:app", "Benchmark data: seed users, devices and readings at bulk speed."),
