@@ -15,9 +15,9 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)  ## create .venv with the pinned dependencies
 
-run: setup  ## install what is missing, start the local stack, show where to look
+run: setup  ## install what is missing, start the stack, run a simulated fleet through a gateway, show where to look
 	$(BIN)/vitalsync stack up
-	$(BIN)/vitalsync stack status
+	$(BIN)/vitalsync stack demo
 
 lint: setup
 	$(BIN)/ruff check .

@@ -44,6 +44,28 @@ def up() -> None:
 
 
 @app.command()
+def demo() -> None:
+    """Stack up, 20 simulated BLE devices, one gateway round for a demo user, then what arrived."""
+    from infra.local.demo import DEMO_PASSWORD, DEMO_USER, run_demo
+
+    stack = Stack()
+    try:
+        counts = run_demo(stack, lambda message: console.print(f"[bold]demo:[/bold] {message}"))
+    except StackError as exc:
+        raise _fail(exc) from None
+    edge = f"http://127.0.0.1:{stack.settings.edge_port}"
+    console.print(
+        f"readings stored for user '{DEMO_USER}': " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
+    )
+    console.print(
+        f"look around: log in with {DEMO_USER} / {DEMO_PASSWORD} at {edge}/v1/auth/token, then GET {edge}/v1/readings "
+        f"and {edge}/v1/sync/changes; API docs at http://127.0.0.1:{stack.settings.auth_port}/openapi.json and "
+        f"http://127.0.0.1:{stack.settings.sync_port}/openapi.json; logs in {stack.paths.root / 'logs'}; "
+        f"gateway queue: vitalsync gateway report --state {stack.paths.root / 'demo' / 'gateway'}"
+    )
+
+
+@app.command()
 def provision() -> None:
     """Apply migrations, create topics and AWS resources on running (possibly external) services."""
     try:

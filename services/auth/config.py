@@ -43,6 +43,15 @@ class AuthSettings(CommonSettings):
     lockout_base_s: float = Field(default=1.0, gt=0)
     lockout_max_s: float = Field(default=900.0, gt=0)
     trusted_proxies: list[str] = Field(default_factory=lambda: ["127.0.0.1", "::1"])
+    # Client addresses never locked per address (per-account lockout still applies): the machine
+    # itself (tests, the local gateway demo, health checks). Behind the edge the client address is the
+    # forwarded one, so remote clients are never exempt.
+    throttle_exempt_addresses: list[str] = Field(default_factory=lambda: ["127.0.0.1", "::1"])
+    # argon2id cost of the local provider (OWASP's recommended minimum: t=2, 19 MiB, p=1, about 16 ms of
+    # CPU here); older hashes are upgraded at the next successful login
+    argon2_time_cost: int = Field(default=2, ge=1)
+    argon2_memory_kib: int = Field(default=19_456, ge=8_192)
+    argon2_parallelism: int = Field(default=1, ge=1)
 
     # legacy platform: the hash key for hmac-sha256 imports, and the optional verify-once login API
     legacy_hash_key_file: Path | None = None

@@ -128,7 +128,7 @@ class AuthService:
                 user.idp_subject = await self.provider.create_user(cur, user, new.password)
                 provider_created = True
                 await users.set_idp_subject(cur, user.id, user.idp_subject)
-                session = await self.provider.authenticate(cur, user, new.password)
+                session = await self.provider.session_after_password_set(cur, user, new.password)
                 _, refresh = await self._sessions.open(cur, user.id, session.provider_refresh)
                 await add_event(
                     cur,
@@ -149,13 +149,16 @@ class AuthService:
         async with self._pool.acquire() as conn, conn.cursor() as cur:
             user = await users.get_by_username(cur, username)
             await conn.commit()
-        keys = [account_key(user.id if user else None, username), address_key(address)]
+        keys = [account_key(user.id if user else None, username)]
+        if address not in self.settings.throttle_exempt_addresses:
+            keys.append(address_key(address))
         await self._throttle.check(keys)
         try:
             tokens = await self._login_checked(user, password)
         except InvalidCredentialsError:
             await self._throttle.record_failure(keys[0], self.settings.lockout_account_threshold)
-            await self._throttle.record_failure(keys[1], self.settings.lockout_address_threshold)
+            if len(keys) > 1:
+                await self._throttle.record_failure(keys[1], self.settings.lockout_address_threshold)
             raise
         await self._throttle.clear(keys[0])
         return tokens
@@ -164,6 +167,7 @@ class AuthService:
         if user is None or user.status != "active":
             await self.provider.burn_time(password)
             raise InvalidCredentialsError("wrong login name or password")
+        migrated = False
         async with self._pool.acquire() as conn, conn.cursor() as cur:
             await conn.begin()
             try:
@@ -174,7 +178,12 @@ class AuthService:
                     user = locked
                     if self._legacy.pending(user):
                         await self._migrate_legacy_password(cur, user, password)
-                session = await self.provider.authenticate(cur, user, password)
+                        migrated = True
+                session = (
+                    await self.provider.session_after_password_set(cur, user, password)
+                    if migrated
+                    else await self.provider.authenticate(cur, user, password)
+                )
                 _, refresh = await self._sessions.open(cur, user.id, session.provider_refresh)
                 await conn.commit()
             except BaseException:
@@ -298,7 +307,7 @@ class AuthService:
         await self.provider.sign_out_everywhere(user)
         if keep is not None:
             # the provider's sign-out also ended the kept session's provider token: renew it
-            session = await self.provider.authenticate(cur, user, password)
+            session = await self.provider.session_after_password_set(cur, user, password)
             if session.provider_refresh:
                 await self._sessions.set_provider_refresh(cur, keep, session.provider_refresh)
 

@@ -35,6 +35,8 @@ class StatsSettings(CommonSettings):
     # event ids are kept this long; it must exceed the topic's retention, or a replay from the start of a
     # partition could apply events whose ids were already pruned
     stats_event_id_retention_days: int = Field(default=14, ge=1)
+    # committed membership rows and device models the consumer remembers to skip lookups (per kind)
+    stats_known_rows: int = Field(default=100_000, ge=0)
 
     # the in-service scheduler: job name -> cron expression (5 fields, or 6 with seconds last), UTC
     stats_scheduler_enabled: bool = True

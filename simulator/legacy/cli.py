@@ -1,7 +1,4 @@
-"""``vitalsync legacy seed|serve``: write a legacy dataset, serve its login API.
-
-(``legacy export``, which plays the change stream into Kafka, is a separate command.)
-"""
+"""``vitalsync legacy seed|serve|export``: write a legacy dataset, serve its login API, play its Kafka export."""
 
 from __future__ import annotations
 
@@ -20,6 +17,7 @@ from simulator.legacy.dataset import generate_dataset
 from simulator.legacy.export_format import (
     HASH_KEY_FILE,
     MANIFEST_FILE,
+    SNAPSHOT_FILE,
     USERS_FILE,
     WrittenDataset,
     write_dataset,
@@ -147,3 +145,77 @@ def serve_command(
         host=host,
         port=port,
     )
+
+
+@app.command("export")
+def export_command(
+    directory: Annotated[Path, typer.Option("--dir", help="A dataset directory written by `legacy seed`.")],
+    changes: Annotated[int, typer.Option("--changes", help="Change records to produce after the snapshot.")] = 0,
+    rate: Annotated[
+        float, typer.Option("--rate", help="Changes per second (0: as fast as the broker takes them).")
+    ] = 0.0,
+    changes_seed: Annotated[int, typer.Option("--changes-seed", help="Seed of the change stream.")] = 1,
+    topic: Annotated[str | None, typer.Option("--topic", help="Export topic (default: the snapshot header's).")] = None,
+    bootstrap: Annotated[
+        str | None, typer.Option("--bootstrap", help="Kafka bootstrap servers (default: VITALSYNC_KAFKA_BOOTSTRAP).")
+    ] = None,
+    snapshot: Annotated[
+        bool,
+        typer.Option("--snapshot/--no-snapshot", help="Produce the snapshot's records first (then fix its header)."),
+    ] = True,
+    json_output: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Produce the snapshot to the export topic (header rewritten with the real offsets), then the changes."""
+    if changes < 0 or rate < 0:
+        _fail("--changes and --rate must not be negative")
+    missing = [name for name in (MANIFEST_FILE, SNAPSHOT_FILE) if not (directory / name).is_file()]
+    if missing:
+        _fail(f"{directory} is not a legacy dataset (missing {', '.join(missing)}); run `legacy seed` first")
+    import asyncio
+
+    from shared.settings import CommonSettings
+    from simulator.legacy.changes import generate_changes
+    from simulator.legacy.dataset import DatasetMismatchError, load_dataset
+    from simulator.legacy.export_stream import ExportError, export
+
+    try:
+        dataset = load_dataset(directory)
+    except DatasetMismatchError as exc:
+        _fail(str(exc))
+    servers = bootstrap or CommonSettings().kafka_bootstrap
+    with Progress(
+        TextColumn("producing"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    ) as progress:
+        task = progress.add_task("export", total=(len(dataset.objects) if snapshot else 0) + changes)
+        try:
+            result = asyncio.run(
+                export(
+                    directory,
+                    generate_changes(dataset, changes, changes_seed),
+                    bootstrap=servers,
+                    topic=topic,
+                    rate=rate,
+                    produce_snapshot=snapshot,
+                    progress=lambda n: progress.advance(task, n),
+                )
+            )
+        except (ExportError, OSError) as exc:
+            _fail(str(exc))
+    summary = {
+        "snapshot_records": result.snapshot_records,
+        "changes": result.changes,
+        "offsets": {str(p): o for p, o in sorted(result.offsets.items())},
+        "elapsed_s": round(result.elapsed_s, 3),
+    }
+    if json_output:
+        typer.echo(json.dumps(summary))
+    else:
+        Console().print(
+            f"produced {result.snapshot_records} snapshot records and {result.changes} changes in "
+            f"{result.elapsed_s:.1f} s; snapshot offsets {summary['offsets']}"
+        )

@@ -44,6 +44,10 @@ class IdentityProvider(Protocol):
     async def authenticate(self, cur: aiomysql.Cursor, user: UserRow, password: str) -> ProviderSession:
         """Check the password and mint an access token; raises InvalidCredentialsError."""
 
+    async def session_after_password_set(self, cur: aiomysql.Cursor, user: UserRow, password: str) -> ProviderSession:
+        """A session right after ``set_password`` with this password (the local provider skips
+        re-verifying the hash it just wrote; Cognito still has to authenticate to mint tokens)."""
+
     async def refresh(self, cur: aiomysql.Cursor, user: UserRow, provider_refresh: str | None) -> ProviderSession:
         """Mint a new access token for a session whose refresh token just rotated."""
 

@@ -98,6 +98,9 @@ class CognitoIdentityProvider:
     async def authenticate(self, cur: aiomysql.Cursor, user: UserRow, password: str) -> ProviderSession:
         return await self._initiate("ADMIN_USER_PASSWORD_AUTH", {"USERNAME": user.id, "PASSWORD": password})
 
+    async def session_after_password_set(self, cur: aiomysql.Cursor, user: UserRow, password: str) -> ProviderSession:
+        return await self.authenticate(cur, user, password)
+
     async def refresh(self, cur: aiomysql.Cursor, user: UserRow, provider_refresh: str | None) -> ProviderSession:
         if not provider_refresh:
             raise InvalidCredentialsError("session has no provider refresh token")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import aiomysql
+from argon2 import PasswordHasher
 
 from services.auth.config import AuthSettings
 from services.auth.providers.base import IdentityProvider
@@ -25,8 +26,13 @@ async def build_provider(
             sealer, settings.signing_key_max_age_s, settings.access_token_ttl_s, settings.signing_key_publish_ahead_s
         )
         await keyring.load(pool)
+        hasher = PasswordHasher(
+            time_cost=settings.argon2_time_cost,
+            memory_cost=settings.argon2_memory_kib,
+            parallelism=settings.argon2_parallelism,
+        )
         provider = LocalIdentityProvider(
-            keyring, settings.token_issuer, settings.token_audience, settings.access_token_ttl_s
+            keyring, settings.token_issuer, settings.token_audience, settings.access_token_ttl_s, hasher
         )
     await provider.start()
     return provider, keyring

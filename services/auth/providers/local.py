@@ -18,16 +18,18 @@ from services.auth.signing import KeyRing
 
 
 class LocalIdentityProvider:
-    """Passwords hashed with argon2id (argon2-cffi defaults, RFC 9106 low-memory profile)."""
+    """Passwords hashed with argon2id (cost from the settings, see AuthSettings.argon2_*)."""
 
     name = "local"
 
-    def __init__(self, keyring: KeyRing, issuer: str, audience: str, token_ttl_s: int) -> None:
+    def __init__(
+        self, keyring: KeyRing, issuer: str, audience: str, token_ttl_s: int, hasher: PasswordHasher | None = None
+    ) -> None:
         self._keyring = keyring
         self._issuer = issuer
         self._audience = audience
         self._ttl = token_ttl_s
-        self._hasher = PasswordHasher()
+        self._hasher = hasher or PasswordHasher()
         self._dummy_hash = self._hasher.hash(secrets.token_urlsafe(16))
 
     async def start(self) -> None:
@@ -64,6 +66,9 @@ class LocalIdentityProvider:
             raise InvalidCredentialsError("wrong login name or password") from None
         if self._hasher.check_needs_rehash(found[0]):
             await self.set_password(cur, user, password)
+        return self._session(user)
+
+    async def session_after_password_set(self, cur: aiomysql.Cursor, user: UserRow, password: str) -> ProviderSession:
         return self._session(user)
 
     async def refresh(self, cur: aiomysql.Cursor, user: UserRow, provider_refresh: str | None) -> ProviderSession:
