@@ -34,7 +34,7 @@ from shared.auth.middleware import JWKS_CACHE, auth_context
 from shared.db.pool import DB_POOL
 from shared.kii.errors import kii_error_middleware
 from shared.web.app import create_base_app
-from shared.web.openapi import OpenApiDocument
+from shared.web.openapi import OpenApiDocument, serve_openapi
 
 SERVICE = "auth"
 log = logging.getLogger(__name__)
@@ -126,10 +126,5 @@ def create_app(settings: AuthSettings) -> web.Application:
     app.router.add_routes(kii.routes)
     doc = OpenApiDocument("VitalSync auth")
     protocol.describe(doc)
-    rendered = doc.render()
-
-    async def openapi(request: web.Request) -> web.Response:
-        return web.json_response(rendered)
-
-    app.router.add_get("/openapi.json", openapi)
+    serve_openapi(app, doc)
     return app

@@ -25,12 +25,12 @@ from shared.auth.middleware import auth_context
 from shared.events.relay import outbox_relay_context
 from shared.settings import accepted_issuers
 from shared.web.app import METRICS, create_base_app
-from shared.web.openapi import OpenApiDocument, Operation
+from shared.web.openapi import OpenApiDocument, Operation, serve_openapi
 
 SERVICE = "sync"
 
 
-def _openapi() -> dict[str, object]:
+def _openapi() -> OpenApiDocument:
     doc = OpenApiDocument("VitalSync sync")
     for op in (
         Operation(
@@ -75,7 +75,7 @@ def _openapi() -> dict[str, object]:
         Operation("GET", "/v1/sync/changes", "Changes since a cursor", None, {200: ChangesPage}, auth=True),
     ):
         doc.add(op)
-    return doc.render()
+    return doc
 
 
 def create_app(settings: SyncSettings) -> web.Application:
@@ -88,10 +88,5 @@ def create_app(settings: SyncSettings) -> web.Application:
     for table in (devices.routes, readings.routes, device_settings.routes, changes.routes):
         app.router.add_routes(table)
     kii_routes.install(app)  # Kii-compatible buckets and objects (DESIGN section 6)
-    spec = _openapi()
-
-    async def openapi(request: web.Request) -> web.Response:
-        return web.json_response(spec)
-
-    app.router.add_get("/openapi.json", openapi)
+    serve_openapi(app, _openapi())
     return app

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from aiohttp import web
 from pydantic import BaseModel
 
 ERROR_SCHEMA = {
@@ -93,3 +94,13 @@ class OpenApiDocument:
                 "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
             },
         }
+
+
+def serve_openapi(app: web.Application, document: OpenApiDocument) -> None:
+    """Render ``document`` once and serve it at ``/openapi.json``."""
+    rendered = document.render()
+
+    async def openapi(request: web.Request) -> web.Response:
+        return web.json_response(rendered)
+
+    app.router.add_get("/openapi.json", openapi)

@@ -203,3 +203,16 @@ async def test_requests_without_a_valid_token_are_401(client: TestClient) -> Non
     assert (await client.get("/v1/devices")).status == 401
     response = await client.get("/v1/devices", headers={"Authorization": "Bearer x.y.z"})
     assert response.status == 401 and (await response.json())["error"]["code"] == "TOKEN_MALFORMED"
+
+
+async def test_openapi_lists_the_sync_protocol(client: TestClient) -> None:
+    spec = await (await client.get("/openapi.json")).json()
+    assert {
+        "/v1/devices",
+        "/v1/devices/{device_id}",
+        "/v1/readings:batch",
+        "/v1/readings",
+        "/v1/devices/{device_id}/settings",
+        "/v1/sync/changes",
+    } <= set(spec["paths"])
+    assert spec["paths"]["/v1/readings:batch"]["post"]["security"] == [{"bearer": []}]
