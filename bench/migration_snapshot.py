@@ -1,0 +1,171 @@
+"""Benchmark: `migrate snapshot` records/s against LOAD DATA LOCAL INFILE of the same rows (issue 8).
+
+One run: a legacy dataset of --users users is generated, its users imported into a scratch database
+(auth's import code), and the snapshot loaded by the migration's loader (raw + processed rows, their
+change_log and outbox rows, failures, checkpoints), timed. The rows the load produced in every table it
+wrote are then dumped to tab-separated files and loaded into the same tables of a second scratch
+database (same schema, same users) with LOAD DATA LOCAL INFILE, timed. Both are reported as snapshot
+records per second. Target: the loader at least 50 % of LOAD DATA. Scratch databases are dropped.
+
+    .venv/bin/python -m bench.migration_snapshot [--users 2000] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import resource
+import tempfile
+import time
+import uuid
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import aiomysql
+
+from services.auth.cli import _run as import_users_run
+from services.auth.config import AuthSettings
+from services.migration.cli import _context
+from services.migration.config import MigrationSettings
+from services.migration.snapshot import load_snapshot
+from shared.db.connection import connect
+from shared.db.migrations import migrate
+from shared.db.pool import create_pool
+from simulator.legacy.dataset import generate_dataset
+from simulator.legacy.export_format import write_dataset
+
+TABLES = (
+    "raw_kii_objects",
+    "migration_things",
+    "migration_failures",
+    "devices",
+    "readings",
+    "device_settings",
+    "change_log",
+    "outbox",
+)
+
+
+def _tsv(value: Any) -> str:
+    if value is None:
+        return "\\N"
+    if isinstance(value, bytes):
+        value = value.decode()
+    if isinstance(value, datetime):
+        value = value.isoformat(sep=" ")
+    text = str(value)
+    return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
+
+
+async def _scratch(settings: MigrationSettings) -> str:
+    name = f"vitalsync_bench_{uuid.uuid4().hex[:8]}"
+    admin = await connect(settings, "")
+    async with admin.cursor() as cur:
+        await cur.execute(f"CREATE DATABASE `{name}`")
+    admin.close()
+    conn = await connect(settings, name, multi_statements=True)
+    await migrate(conn)
+    conn.close()
+    return name
+
+
+async def _drop(settings: MigrationSettings, name: str) -> None:
+    admin = await connect(settings, "")
+    async with admin.cursor() as cur:
+        await cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
+    admin.close()
+
+
+async def run(users: int) -> dict[str, Any]:
+    """Both loads in one run; returns the numbers."""
+    base = MigrationSettings()
+    work = Path(tempfile.mkdtemp(prefix="bench-migration-"))
+    dataset = generate_dataset(users, 11)
+    write_dataset(dataset, work)
+    records = len(dataset.objects)
+    loaded, baseline = await _scratch(base), await _scratch(base)
+    try:
+        lines = (work / "users.jsonl").read_text(encoding="utf-8").splitlines()
+        for name in (loaded, baseline):
+            await import_users_run(AuthSettings(db_name=name), lines)
+        settings = base.model_copy(update={"db_name": loaded})
+        pool = await create_pool(settings)
+        started = time.perf_counter()
+        cpu = resource.getrusage(resource.RUSAGE_SELF)
+        report = await load_snapshot(pool, work / "snapshot.jsonl.gz", _context(settings), chunk_size=2000)
+        loader_s = time.perf_counter() - started
+        cpu_after = resource.getrusage(resource.RUSAGE_SELF)
+        pool.close()
+        await pool.wait_closed()
+
+        # dump what the loader wrote (rows that were not in the database before: users were imported alike)
+        source = await connect(base, loaded)
+        files: dict[str, tuple[Path, list[str]]] = {}
+        async with source.cursor() as cur:
+            for table in TABLES:
+                await cur.execute(f"SELECT * FROM {table}")
+                columns = [d[0] for d in cur.description]
+                path = work / f"{table}.tsv"
+                with path.open("w", encoding="utf-8") as out:
+                    for row in await cur.fetchall():
+                        out.write("\t".join(_tsv(v) for v in row) + "\n")
+                files[table] = (path, columns)
+        source.close()
+        target = await aiomysql.connect(
+            host=base.db_host,
+            port=base.db_port,
+            user=base.db_user,
+            password=base.db_password.get_secret_value(),
+            db=baseline,
+            local_infile=True,
+            autocommit=False,
+            charset="utf8mb4",
+            init_command="SET time_zone = '+00:00'",
+        )
+        started = time.perf_counter()
+        async with target.cursor() as cur:
+            for table in TABLES:
+                path, columns = files[table]
+                await cur.execute(
+                    f"LOAD DATA LOCAL INFILE '{path}' INTO TABLE {table} CHARACTER SET utf8mb4 "
+                    f"FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\' LINES TERMINATED BY '\\n' ({', '.join(columns)})"
+                )
+        await target.commit()
+        load_data_s = time.perf_counter() - started
+        target.close()
+        rows = {table: sum(1 for _ in files[table][0].open(encoding="utf-8")) for table in TABLES}
+    finally:
+        await _drop(base, loaded)
+        await _drop(base, baseline)
+    loader_rate, load_data_rate = records / loader_s, records / load_data_s
+    return {
+        "date": time.strftime("%Y-%m-%d"),
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores",
+        "users": users,
+        "snapshot_records": records,
+        "rows_written": rows,
+        "loader_s": round(loader_s, 2),
+        "loader_cpu_s": round(cpu_after.ru_utime + cpu_after.ru_stime - cpu.ru_utime - cpu.ru_stime, 2),
+        "loader_records_per_s": round(loader_rate),
+        "load_data_s": round(load_data_s, 2),
+        "load_data_records_per_s": round(load_data_rate),
+        "ratio": round(loader_rate / load_data_rate, 3),
+        "failures": report.failures,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--users", type=int, default=2000)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    result = asyncio.run(run(args.users))
+    print(json.dumps(result, indent=None if args.json else 2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,6 @@
+"""``python -m services.migration follow|work|snapshot|status``: the same commands as ``vitalsync migrate``."""
+
+from services.migration.cli import app
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,225 @@
+"""``vitalsync migrate snapshot|follow|work|status`` and ``vitalsync cutover check`` (DESIGN section 11)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import signal
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Annotated, Any, NoReturn, TypeVar
+
+import aiomysql
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from services.migration.config import MigrationSettings
+from services.migration.errors import MigrationError
+from services.migration.processing import ProcessContext
+from services.migration.queue import WorkQueue, open_queue
+from services.migration.writes import EventTarget
+from shared.db.connection import DatabaseUnavailableError
+from shared.db.pool import create_pool
+from shared.legacy.transform import default_mapping, load_mapping
+from shared.legacy.transform.errors import MappingError
+
+T = TypeVar("T")
+app = typer.Typer(help="Migration off the legacy platform.", no_args_is_help=True, add_completion=False)
+cutover_app = typer.Typer(help="Cut-over readiness gate.", no_args_is_help=True, add_completion=False)
+console = Console(stderr=True)
+log = logging.getLogger(__name__)
+
+
+@app.callback()
+def migrate() -> None:
+    """Snapshot load, change capture (master and workers), status."""
+
+
+@cutover_app.callback()
+def cutover() -> None:
+    """Cut-over readiness gate."""
+
+
+def _fail(message: str, code: int = 2) -> NoReturn:
+    console.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def _run(coro: Awaitable[T]) -> T:
+    """Run a coroutine; known failures become one line on stderr and exit code 2."""
+    try:
+        return asyncio.run(coro)  # type: ignore[arg-type]
+    except (DatabaseUnavailableError, MigrationError, MappingError) as error:
+        _fail(str(error))
+    except OSError as error:
+        _fail(f"cannot reach a dependency ({error}); start the stack with `vitalsync stack up`")
+
+
+def _context(settings: MigrationSettings) -> ProcessContext:
+    mapping = load_mapping(settings.migration_mapping_file) if settings.migration_mapping_file else default_mapping()
+    return ProcessContext(mapping, EventTarget(settings.region, settings.events_topic))
+
+
+@asynccontextmanager
+async def _pool(settings: MigrationSettings) -> AsyncIterator[aiomysql.Pool]:
+    pool = await create_pool(settings)
+    try:
+        yield pool
+    finally:
+        pool.close()
+        await pool.wait_closed()
+
+
+@app.command("snapshot")
+def snapshot_command(
+    file: Annotated[Path, typer.Argument(help="The snapshot file (snapshot.jsonl.gz) with its header line.")],
+    chunk: Annotated[int | None, typer.Option("--chunk", help="Records per transaction and checkpoint.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Load a snapshot into the raw and processed schema; a second run resumes after the last checkpoint."""
+    if not file.is_file():
+        _fail(f"{file} does not exist or is not a file")
+    from services.migration.snapshot import load_snapshot
+
+    settings = MigrationSettings()
+    chunk_size = chunk or settings.migration_snapshot_chunk
+    if chunk_size < 1:
+        _fail("--chunk must be at least 1")
+
+    async def run() -> Any:
+        async with _pool(settings) as pool:
+            with Progress(
+                TextColumn("loading snapshot"),
+                BarColumn(),
+                DownloadColumn(),
+                TextColumn("{task.fields[records]} records"),
+                TimeElapsedColumn(),
+                console=console,
+                transient=True,
+            ) as progress:
+                task = progress.add_task("snapshot", total=file.stat().st_size, records=0)
+                return await load_snapshot(
+                    pool,
+                    file,
+                    _context(settings),
+                    chunk_size=chunk_size,
+                    progress=lambda done, read: progress.update(task, completed=read, records=done),
+                )
+
+    report = _run(run())
+    if as_json:
+        typer.echo(json.dumps(report.to_json()))
+        return
+    if report.already_loaded:
+        console.print(f"snapshot already loaded ({report.records_done} records)")
+        return
+    console.print(
+        f"loaded {report.records_done} records (resumed at {report.resumed_at}): {report.rows} migrated, "
+        f"{report.failed} failed, {report.ignored} ignored, {report.skipped} already newer"
+    )
+    for pattern, count in sorted(report.failures.items()):
+        console.print(f"  {pattern}: {count}")
+
+
+def _serve(name: str, build: Callable[[MigrationSettings, aiomysql.Pool, WorkQueue], Any]) -> None:
+    """Run a master or worker until SIGTERM/SIGINT, then let it finish the batch in hand."""
+    from shared.logging import configure_logging
+
+    settings = MigrationSettings()
+    configure_logging(name, settings.log_level)
+
+    async def run() -> None:
+        async with _pool(settings) as pool, open_queue(settings) as queue:
+            runner = build(settings, pool, queue)
+            loop = asyncio.get_running_loop()
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(signum, runner.stop)
+            log.info("%s started", name)
+            await runner.run()
+            log.info("%s stopped", name)
+
+    _run(run())
+
+
+@app.command("follow")
+def follow_command() -> None:
+    """The master: export topic -> raw rows + SQS FIFO messages, from the snapshot's offsets (SIGTERM stops)."""
+    from services.migration.master import Master
+
+    _serve("migration-master", lambda settings, pool, queue: Master(settings, pool, queue))
+
+
+@app.command("work")
+def work_command() -> None:
+    """A worker: SQS messages -> processed rows (run several; SIGTERM stops after the batch in hand)."""
+    from services.migration.worker import Worker
+
+    _serve("migration-worker", lambda settings, pool, queue: Worker(settings, pool, queue, _context(settings)))
+
+
+def _status_table(data: dict[str, Any]) -> Table:
+    table = Table(title=f"migration status ({data['region']}, topic {data['topic']})", show_header=False)
+    for partition, entry in data["lag"].items():
+        table.add_row(
+            f"partition {partition}", f"lag {entry['lag']} (end {entry['end']}, committed {entry['committed']})"
+        )
+    for name in ("queue", "dlq"):
+        depth = data[name]
+        table.add_row(name, "n/a" if depth is None else f"{depth['visible']} visible, {depth['in_flight']} in flight")
+    table.add_row("raw pending", str(data["pending"]))
+    for bucket, counts in sorted(data["raw"].items()):
+        table.add_row(f"raw {bucket}", ", ".join(f"{k} {v}" for k, v in counts.items()))
+    for name, count in data["processed"].items():
+        table.add_row(f"processed {name}", str(count))
+    for pattern, count in data["failures"].items():
+        table.add_row(f"failures {pattern}", str(count))
+    return table
+
+
+async def _read_status(settings: MigrationSettings) -> Any:
+    from services.migration.status import read_status
+
+    async with _pool(settings) as pool, open_queue(settings) as queue:
+        return await read_status(settings, pool, queue)
+
+
+@app.command("status")
+def status_command(as_json: Annotated[bool, typer.Option("--json", help="Print the status as JSON.")] = False) -> None:
+    """Lag per partition, queue and DLQ depth, counts per bucket and type, failures per pattern."""
+    data = _run(_read_status(MigrationSettings())).to_json()
+    if as_json:
+        typer.echo(json.dumps(data))
+    else:
+        Console().print(_status_table(data))
+
+
+@cutover_app.command("check")
+def check_command(
+    report: Annotated[
+        Path | None, typer.Option("--report", help="The validation report (report.json) whose verdict must pass.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print {ready, blockers, status} as JSON.")] = False,
+) -> None:
+    """Exit 0 only when lag is 0, the queues are drained, everything is processed and validation passed."""
+    from services.migration.status import cutover_blockers
+
+    settings = MigrationSettings()
+    status = _run(_read_status(settings))
+    blockers = cutover_blockers(status, report)
+    if as_json:
+        typer.echo(
+            json.dumps(
+                {"region": settings.region, "ready": not blockers, "blockers": blockers, "status": status.to_json()}
+            )
+        )
+    elif blockers:
+        typer.echo(f"region {settings.region}: not ready to cut over ({len(blockers)} blocker(s))")
+        for blocker in blockers:
+            typer.echo(f"  - {blocker}")
+    else:
+        typer.echo(f"region {settings.region}: ready to cut over")
+    raise typer.Exit(0 if not blockers else 1)

@@ -1,0 +1,43 @@
+"""Settings of the migration processes (environment prefix ``VITALSYNC_``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+
+from shared.settings import CommonSettings
+
+
+class MigrationSettings(CommonSettings):
+    """Where the export topic and the queues are, and how big the batches are."""
+
+    migration_topic: str = "legacy.export.v1"
+    # the master's consumer group: Kafka keeps its committed offsets for tooling; the source of truth
+    # for where change capture resumes is the migration_offsets table
+    migration_consumer_group: str = "vitalsync-migration-master"
+    migration_queue_name: str = "migration-records.fifo"
+    migration_dlq_name: str = "migration-records-dlq.fifo"
+    # set to skip the GetQueueUrl look-up (and to point at a queue of another account)
+    migration_queue_url: str | None = None
+    migration_dlq_url: str | None = None
+    # the bucket mapping (default: the old VitalSync app's, shared/legacy/transform/default_mapping.yaml)
+    migration_mapping_file: Path | None = None
+
+    # master: records per poll, and a ceiling on messages waiting in the queue (sent, not yet deleted)
+    # so a slow worker fleet shows up as Kafka lag instead of an ever deeper queue
+    migration_poll_max_records: int = Field(default=500, ge=1)
+    migration_poll_timeout_ms: int = Field(default=200, ge=1)
+    migration_max_queue_depth: int = Field(default=500, ge=1)
+    # records of one owner scope per message (one message per scope and batch, up to this many)
+    migration_records_per_message: int = Field(default=50, ge=1, le=500)
+    # worker: messages per receive (SQS allows 10), receives in flight, long-poll wait, retry backoff
+    migration_receive_batch: int = Field(default=10, ge=1, le=10)
+    migration_worker_receivers: int = Field(default=2, ge=1)
+    migration_wait_time_s: int = Field(default=1, ge=0, le=20)
+    migration_retry_backoff_s: int = Field(default=2, ge=0, le=900)
+    # snapshot: records per transaction (a checkpoint is committed with each)
+    migration_snapshot_chunk: int = Field(default=2000, ge=1)
+
+    migration_master_port: int = 8084
+    migration_worker_port: int = 8085

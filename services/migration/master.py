@@ -1,0 +1,185 @@
+"""``vitalsync migrate follow``: the master. Export topic -> raw rows + one SQS FIFO message per record.
+
+Per batch (``getmany``), in this order (CONVENTIONS: auto-commit off, commit after effects are durable):
+
+1. upsert the batch's raw rows and commit (newer version wins, so a replayed record changes nothing);
+2. send the records to SQS FIFO (group = owner scope; a scope's records of the batch packed into one
+   message in topic order, deduplication id = its first record's partition-offset) and wait for SQS to
+   accept all of them;
+3. only then move ``migration_offsets`` forward (commit) and commit the same offsets to Kafka.
+
+A crash before 3 replays the batch from the stored offsets: the raw upsert is a no-op and the messages
+are either dropped by SQS's deduplication (within its 5-minute window) or processed again by a worker
+as a no-op (it applies a raw version only once). A record that is not an export record at all is kept in
+``migration_failures`` (pattern MALFORMED_RECORD) and passed over, never dropped silently.
+The source of truth for the position is ``migration_offsets`` (written by the snapshot load first);
+Kafka's committed offsets of the consumer group mirror it for tooling.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+
+import aiomysql
+import pymysql
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka.errors import KafkaError
+from botocore.exceptions import BotoCoreError, ClientError
+
+from services.migration import repo
+from services.migration.config import MigrationSettings
+from services.migration.errors import NotInitialisedError, RecordFormatError
+from services.migration.queue import OutgoingMessage, SendError, WorkQueue
+from services.migration.records import SourceRecord, decode_record, pack
+
+log = logging.getLogger(__name__)
+
+MALFORMED_RECORD = "MALFORMED_RECORD"
+BACKOFF_INITIAL_S = 0.2
+BACKOFF_MAX_S = 5.0
+DEPTH_CHECK_INTERVAL_S = 0.5
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
+    pymysql.err.OperationalError,
+    pymysql.err.InterfaceError,
+    KafkaError,
+    SendError,
+    ClientError,
+    BotoCoreError,
+    OSError,
+    TimeoutError,
+)
+
+
+class Master:
+    """Consumes the export topic from migration_offsets until `stop()`."""
+
+    def __init__(self, settings: MigrationSettings, pool: aiomysql.Pool, queue: WorkQueue) -> None:
+        self.settings = settings
+        self.pool = pool
+        self.queue = queue
+        self.topic = settings.migration_topic
+        self._stopping = asyncio.Event()
+        self._consumer: AIOKafkaConsumer | None = None
+        self.committed: dict[int, int] = {}
+        self.records_done = 0
+
+    def stop(self) -> None:
+        """Finish the batch in hand, then return from run()."""
+        self._stopping.set()
+
+    async def run(self) -> None:
+        """Follow the topic until stopped; transient failures are retried with backoff, never skipped."""
+        async with self.pool.acquire() as conn, conn.cursor() as cur:
+            self.committed = await repo.read_offsets(cur, self.topic)
+            await conn.rollback()
+        if not self.committed:
+            raise NotInitialisedError(
+                f"no change-capture offsets for topic {self.topic}: load the snapshot first "
+                "(`vitalsync migrate snapshot FILE` writes its header's offsets)"
+            )
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.settings.kafka_bootstrap,
+            group_id=self.settings.migration_consumer_group,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_poll_records=self.settings.migration_poll_max_records,
+        )
+        await consumer.start()
+        self._consumer = consumer
+        try:
+            await consumer.topics()  # fetches the cluster metadata
+            partitions = sorted(consumer.partitions_for_topic(self.topic) or set(self.committed))
+            assignment = [TopicPartition(self.topic, p) for p in partitions]
+            consumer.assign(assignment)
+            self._seek_committed(assignment)
+            log.info("master following %s from %s", self.topic, dict(sorted(self.committed.items())))
+            backoff = BACKOFF_INITIAL_S
+            while not self._stopping.is_set():
+                try:
+                    await self._wait_for_queue_room()
+                    batch = await consumer.getmany(timeout_ms=self.settings.migration_poll_timeout_ms)
+                    records = [r for chunk in batch.values() for r in chunk]
+                    if records:
+                        await self.handle_batch(records)
+                    backoff = BACKOFF_INITIAL_S
+                except TRANSIENT_ERRORS as error:
+                    log.warning("master batch failed (%r); replaying from the stored offsets in %.1fs", error, backoff)
+                    self._seek_committed(assignment)
+                    try:
+                        await asyncio.wait_for(self._stopping.wait(), backoff)
+                    except TimeoutError:
+                        pass
+                    backoff = min(backoff * 2, BACKOFF_MAX_S)
+        finally:
+            self._consumer = None
+            await consumer.stop()
+        log.info("master stopped at %s", dict(sorted(self.committed.items())))
+
+    def _seek_committed(self, assignment: Sequence[TopicPartition]) -> None:
+        assert self._consumer is not None
+        for tp in assignment:
+            self._consumer.seek(tp, self.committed.get(tp.partition, 0))
+
+    async def _wait_for_queue_room(self) -> None:
+        """Hold intake while the queue is deeper than the ceiling: lag then shows in Kafka, where status sees it."""
+        while not self._stopping.is_set():
+            depth = await self.queue.depth()
+            if depth.total < self.settings.migration_max_queue_depth:
+                return
+            try:
+                await asyncio.wait_for(self._stopping.wait(), DEPTH_CHECK_INTERVAL_S)
+            except TimeoutError:
+                pass
+
+    async def handle_batch(self, batch: Sequence[ConsumerRecord]) -> None:
+        """Raw upsert, SQS send, then offsets: the crash-safe order (module docstring)."""
+        records: list[SourceRecord] = []
+        malformed: list[repo.FailureParams] = []
+        next_offsets: dict[int, int] = {}
+        for message in batch:
+            next_offsets[message.partition] = max(next_offsets.get(message.partition, 0), message.offset + 1)
+            try:
+                records.append(
+                    decode_record(
+                        message.value or b"",
+                        partition=message.partition,
+                        offset=message.offset,
+                        timestamp_ms=message.timestamp,
+                    )
+                )
+            except RecordFormatError as error:
+                key = f"kafka://{message.topic}/{message.partition}/{message.offset}"
+                log.warning("malformed export record at %s: %s", key, error)
+                malformed.append((key, "", 0, MALFORMED_RECORD, None, str(error), 1, False))
+        async with self.pool.acquire() as conn:
+            try:
+                async with conn.cursor() as cur:
+                    await repo.upsert_raw(cur, records)
+                    await repo.record_failures(cur, malformed)
+                await conn.commit()
+            except BaseException:
+                await conn.rollback()
+                raise
+        await self.queue.send(
+            [
+                OutgoingMessage(message.encode(), group, message.deduplication_id)
+                for group, message in pack(records, self.settings.migration_records_per_message)
+            ]
+        )
+        async with self.pool.acquire() as conn:
+            try:
+                async with conn.cursor() as cur:
+                    await repo.advance_offsets(cur, self.topic, next_offsets)
+                await conn.commit()
+            except BaseException:
+                await conn.rollback()
+                raise
+        self.committed.update(next_offsets)
+        self.records_done += len(batch)
+        if self._consumer is not None:
+            try:
+                await self._consumer.commit({TopicPartition(self.topic, p): o for p, o in next_offsets.items()})
+            except KafkaError as error:  # the database holds the position; Kafka's copy is for tooling
+                log.warning("could not mirror offsets to Kafka: %r", error)

@@ -1,0 +1,88 @@
+"""The transform's OwnerResolver answered from the database: users by legacy id, devices, things.
+
+The transform is synchronous, so the answers are fetched before it runs (`load_owners`) for a whole
+batch of objects at once (one statement per table), and devices written meanwhile are added as they
+are (`add_device`), exactly as the validator's in-memory resolver does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import aiomysql
+
+from shared.legacy.transform import DeviceRow
+from shared.legacy.transform.records import SCOPE_THING, SCOPE_USER
+
+
+class DbOwners:
+    """OwnerResolver over prefetched rows (see `load_owners`)."""
+
+    def __init__(self) -> None:
+        self._users: dict[str, str] = {}
+        self._devices: dict[tuple[str, str], str] = {}
+        self._things: dict[str, tuple[str, str]] = {}
+
+    def user_id_for(self, legacy_user_id: str) -> str | None:
+        """See `OwnerResolver.user_id_for`."""
+        return self._users.get(legacy_user_id)
+
+    def device_id_for(self, user_id: str, serial: str) -> str | None:
+        """See `OwnerResolver.device_id_for`."""
+        return self._devices.get((user_id, serial))
+
+    def thing_device(self, thing_id: str) -> tuple[str, str] | None:
+        """See `OwnerResolver.thing_device`."""
+        return self._things.get(thing_id)
+
+    def add_device(self, row: DeviceRow, thing_id: str | None) -> None:
+        """Know a device written in this transaction (the first device of a user with a serial keeps it)."""
+        self._devices.setdefault((row.user_id, row.serial), row.id)
+        if thing_id is not None:
+            self._things[thing_id] = (row.user_id, row.id)
+
+
+def _placeholders(values: Iterable[Any]) -> str:
+    return ", ".join(["%s"] * len(list(values)))
+
+
+async def load_owners(
+    cur: aiomysql.Cursor, objects: Iterable[tuple[str, str | None, Mapping[str, Any] | None]]
+) -> DbOwners:
+    """Prefetch what the transform may ask about objects given as (scope type, scope id, body)."""
+    owners = DbOwners()
+    legacy_ids: set[str] = set()
+    thing_ids: set[str] = set()
+    for scope_type, scope_id, body in objects:
+        if scope_type == SCOPE_USER and scope_id:
+            legacy_ids.add(scope_id)
+        elif scope_type == SCOPE_THING and scope_id:
+            thing_ids.add(scope_id)
+            creator = body.get("_owner") if body else None
+            if isinstance(creator, str):
+                legacy_ids.add(creator)
+    if legacy_ids:
+        ids = sorted(legacy_ids)
+        await cur.execute(
+            f"SELECT legacy_user_id, id FROM users WHERE legacy_user_id IN ({_placeholders(ids)})",  # noqa: S608
+            tuple(ids),
+        )
+        owners._users.update({legacy: user_id for legacy, user_id in await cur.fetchall()})
+    if thing_ids:
+        ids = sorted(thing_ids)
+        await cur.execute(
+            f"SELECT thing_id, user_id, device_id FROM migration_things WHERE thing_id IN ({_placeholders(ids)})",  # noqa: S608
+            tuple(ids),
+        )
+        owners._things.update({thing: (user_id, device_id) for thing, user_id, device_id in await cur.fetchall()})
+    user_ids = sorted(set(owners._users.values()) | {user for user, _ in owners._things.values()})
+    if user_ids:
+        await cur.execute(
+            f"SELECT user_id, serial, id FROM devices WHERE user_id IN ({_placeholders(user_ids)}) "  # noqa: S608
+            "ORDER BY created_at, id",
+            tuple(user_ids),
+        )
+        for user_id, serial, device_id in await cur.fetchall():
+            owners._devices.setdefault((user_id, serial), device_id)
+    return owners

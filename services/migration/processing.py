@@ -1,0 +1,174 @@
+"""One legacy object from its raw row to the processed schema: the rule both the worker and the snapshot
+loader follow (issue 8 item 3).
+
+- The raw row holds the newest version seen; the processed schema holds the effect of
+  `applied_version`. An object is processed only when its raw version is newer than that, so a
+  redelivered message, a replayed Kafka range or a stale snapshot record changes nothing, and an older
+  version never overwrites a newer one.
+- A valid object becomes rows (through `writes`, i.e. shared/store); an invalid one becomes a
+  `migration_failures` row with the transform's pattern, and rows an earlier valid version had made are
+  removed, so the processed schema always matches the newest version. A DELETE removes the rows.
+- Order between objects: a reading whose device is not migrated yet is kept without its device, and
+  settings whose device is unknown fail with UNKNOWN_DEVICE; both are marked as waiting for that
+  device, and writing the device processes them again in the same transaction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+import aiomysql
+
+from services.migration import repo, writes
+from services.migration.errors import RawRowMissingError
+from services.migration.owners import DbOwners, load_owners
+from services.migration.writes import EventTarget
+from shared.legacy.transform import (
+    BucketMapping,
+    DeleteTarget,
+    DeviceRow,
+    FailurePattern,
+    ReadingRow,
+    SettingsRow,
+    Transformed,
+    TransformFailure,
+    transform,
+    transform_delete,
+)
+from shared.legacy.transform.records import SCOPE_THING
+
+
+class Outcome(StrEnum):
+    """What an object became in the processed schema (raw_kii_objects.outcome)."""
+
+    ROWS = "rows"
+    FAILED = "failed"
+    IGNORED = "ignored"
+    DELETED = "deleted"
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessContext:
+    """What processing needs besides the cursor."""
+
+    mapping: BucketMapping
+    events: EventTarget
+
+
+def serial_token(user_id: str, serial: str) -> str:
+    """waiting_for of an object that needs the device user_id/serial."""
+    return f"serial:{user_id}:{serial}"[:200]
+
+
+def thing_token(thing_id: str) -> str:
+    """waiting_for of an object that needs the device a thing became."""
+    return f"thing:{thing_id}"[:200]
+
+
+def device_tokens(row: DeviceRow, thing_id: str | None) -> list[str]:
+    """The waiting_for values a device row satisfies."""
+    tokens = [serial_token(row.user_id, row.serial)]
+    if thing_id:
+        tokens.append(thing_token(thing_id))
+    return tokens
+
+
+async def process_object(cur: aiomysql.Cursor, key: str, ctx: ProcessContext, *, receive_count: int = 1) -> bool:
+    """Bring the processed schema up to the raw row of key, in the caller's transaction; False: nothing to do."""
+    raw = await repo.lock_raw(cur, key)
+    if raw is None:
+        raise RawRowMissingError(f"no raw row for {key}")
+    if not raw.pending:
+        return False
+    owners = await load_owners(cur, [(raw.scope_type, raw.scope_id, raw.body)])
+    woken: list[str] = []
+    waiting: str | None = None
+    record = raw.export_json()
+    if raw.op == "DELETE":
+        removal = transform_delete(record, ctx.mapping, owners, last_body=raw.body)
+        if isinstance(removal, DeleteTarget):
+            await writes.delete_target(cur, removal, ctx.events)
+        outcome = Outcome.DELETED
+        await repo.clear_failure(cur, key)
+    else:
+        result = transform(record, ctx.mapping, owners)
+        if isinstance(result, TransformFailure):
+            if raw.outcome == Outcome.ROWS:
+                await _remove_rows(cur, record, ctx, owners)
+            await repo.record_failure(
+                cur,
+                key,
+                raw.bucket,
+                raw.version,
+                result.pattern,
+                result.field,
+                result.message,
+                receive_count=receive_count,
+            )
+            outcome = Outcome.FAILED
+            waiting = failure_waits_for(result, raw.scope_type, raw.scope_id, raw.body, owners)
+        else:
+            outcome = Outcome.ROWS if result.rows else Outcome.IGNORED
+            waiting = await apply_rows(cur, result, ctx, owners, raw.body)
+            woken = [
+                token
+                for row in result.rows
+                if isinstance(row, DeviceRow)
+                for token in device_tokens(row, result.thing_id)
+            ]
+            await repo.clear_failure(cur, key)
+    await repo.mark_applied(cur, key, raw.version, outcome, waiting)
+    for waiting_key in await repo.waiting_keys(cur, woken):
+        if waiting_key != key:
+            await process_object(cur, waiting_key, ctx, receive_count=receive_count)
+    return True
+
+
+async def apply_rows(
+    cur: aiomysql.Cursor, result: Transformed, ctx: ProcessContext, owners: DbOwners, body: object
+) -> str | None:
+    """Write the rows of one object; returns its waiting_for (a reading kept without its device)."""
+    waiting: str | None = None
+    for row in result.rows:
+        if isinstance(row, DeviceRow):
+            await writes.write_device(cur, row, result.thing_id, result.key, ctx.events)
+            owners.add_device(row, result.thing_id)
+        elif isinstance(row, ReadingRow):
+            await writes.write_reading(cur, row, ctx.events)
+            waiting = reading_waits_for(result, row, body)
+        elif isinstance(row, SettingsRow):
+            await writes.write_settings(cur, row, ctx.events)
+    return waiting
+
+
+def reading_waits_for(result: Transformed, row: ReadingRow, body: object) -> str | None:
+    """A reading kept without a device waits for the device its serial names."""
+    for warning in result.warnings:
+        if warning.pattern == FailurePattern.UNKNOWN_DEVICE and warning.field and isinstance(body, dict):
+            serial = body.get(warning.field)
+            if isinstance(serial, str):
+                return serial_token(row.user_id, serial)
+    return None
+
+
+def failure_waits_for(
+    failure: TransformFailure, scope_type: str, scope_id: str | None, body: object, owners: DbOwners
+) -> str | None:
+    """Settings whose device is not migrated yet wait for it (thing scope: the thing; else the serial)."""
+    if failure.pattern != FailurePattern.UNKNOWN_DEVICE:
+        return None
+    if scope_type == SCOPE_THING and scope_id:
+        return thing_token(scope_id)
+    if failure.field and isinstance(body, dict) and scope_id:
+        serial, user_id = body.get(failure.field), owners.user_id_for(scope_id)
+        if isinstance(serial, str) and user_id:
+            return serial_token(user_id, serial)
+    return None
+
+
+async def _remove_rows(cur: aiomysql.Cursor, record: dict[str, object], ctx: ProcessContext, owners: DbOwners) -> None:
+    """An object whose newest version is invalid loses the rows an earlier valid version made."""
+    removal = transform_delete({**record, "op": "DELETE", "object": None}, ctx.mapping, owners)
+    if isinstance(removal, DeleteTarget):
+        await writes.delete_target(cur, removal, ctx.events)

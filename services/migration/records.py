@@ -1,0 +1,197 @@
+"""Export records as the migration handles them, and the queue message the master sends per record.
+
+An export record (DESIGN section 10) is kept as the JSON mapping it arrived as: the transform reads
+that shape directly, and the raw table stores it. Only the fields the pipeline itself needs are
+checked here (op, scope, bucket, objectID, version, modifiedAt, object); the transform judges the rest.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from services.migration.errors import RecordFormatError
+from shared.legacy.transform.records import SCOPE_APP, SCOPE_FIELDS, object_key
+
+OPS = ("SNAPSHOT", "CREATE", "UPDATE", "DELETE")
+DELETE = "DELETE"
+# SQS MessageGroupId: at most 128 characters of alphanumerics and punctuation
+_GROUP_ID_MAX = 128
+
+
+@dataclass(frozen=True, slots=True)
+class SourceRecord:
+    """One export record with where it came from (partition, offset, Kafka timestamp)."""
+
+    key: str
+    app_id: str
+    scope_type: str
+    scope_id: str | None
+    bucket: str
+    object_id: str
+    op: str
+    version: int
+    modified_at: int
+    body: Mapping[str, Any] | None
+    partition: int
+    offset: int
+    timestamp_ms: int | None = None
+
+    @property
+    def group_id(self) -> str:
+        """The SQS FIFO group: the owner scope (user, thing, group or app), DESIGN section 8."""
+        return owner_scope(self.scope_type, self.scope_id)
+
+    @property
+    def deduplication_id(self) -> str:
+        """The SQS deduplication id: source partition and offset (DESIGN section 8)."""
+        return f"{self.partition}-{self.offset}"
+
+    def to_export_json(self) -> dict[str, Any]:
+        """The record in the export format (what the transform reads)."""
+        scope: dict[str, Any] = {"type": self.scope_type}
+        if self.scope_id is not None:
+            scope[SCOPE_FIELDS[self.scope_type][0]] = self.scope_id
+        return {
+            "op": self.op,
+            "appID": self.app_id,
+            "scope": scope,
+            "bucket": self.bucket,
+            "objectID": self.object_id,
+            "version": self.version,
+            "modifiedAt": self.modified_at,
+            "object": None if self.body is None else dict(self.body),
+        }
+
+
+def owner_scope(scope_type: str, scope_id: str | None) -> str:
+    """``APP``, ``APP_AND_USER:<userID>``, ``APP_AND_THING:<thingID>``..., cut to SQS's 128 characters."""
+    return scope_type if scope_id is None else f"{scope_type}:{scope_id}"[:_GROUP_ID_MAX]
+
+
+def _integer(value: Mapping[str, Any], name: str) -> int:
+    number = value.get(name)
+    if isinstance(number, bool) or not isinstance(number, int) or number < 0:
+        raise RecordFormatError(f"{name} must be a non-negative integer")
+    return number
+
+
+def parse_record(value: object, *, partition: int, offset: int, timestamp_ms: int | None = None) -> SourceRecord:
+    """Check the pipeline's fields of a decoded record; raise RecordFormatError naming the first bad one."""
+    if not isinstance(value, Mapping):
+        raise RecordFormatError("record must be a JSON object")
+    op = value.get("op")
+    if op not in OPS:
+        raise RecordFormatError(f"op must be one of {', '.join(OPS)}")
+    scope = value.get("scope")
+    if not isinstance(scope, Mapping) or not isinstance(scope.get("type"), str):
+        raise RecordFormatError("scope must be an object with a type")
+    scope_type = scope["type"]
+    scope_id: str | None = None
+    if scope_type != SCOPE_APP:
+        if scope_type not in SCOPE_FIELDS:
+            raise RecordFormatError(f"unknown scope type {scope_type}")
+        scope_id = scope.get(SCOPE_FIELDS[scope_type][0])
+        if not isinstance(scope_id, str) or not scope_id.isascii() or not 0 < len(scope_id) <= 64:
+            raise RecordFormatError("scope id must be 1-64 ASCII characters")
+    names = {"appID": 64, "bucket": 64, "objectID": 100}
+    for name, limit in names.items():
+        text = value.get(name)
+        if not isinstance(text, str) or not text.isascii() or not 0 < len(text) <= limit:
+            raise RecordFormatError(f"{name} must be 1-{limit} ASCII characters")
+    body = value.get("object")
+    if op == DELETE and body is not None:
+        raise RecordFormatError("object must be null for DELETE")
+    if op != DELETE and not isinstance(body, Mapping):
+        raise RecordFormatError(f"object must be an object for {op}")
+    return SourceRecord(
+        key=object_key(scope_type, scope_id, value["bucket"], value["objectID"]),
+        app_id=value["appID"],
+        scope_type=scope_type,
+        scope_id=scope_id,
+        bucket=value["bucket"],
+        object_id=value["objectID"],
+        op=op,
+        version=_integer(value, "version"),
+        modified_at=_integer(value, "modifiedAt"),
+        body=body,
+        partition=partition,
+        offset=offset,
+        timestamp_ms=timestamp_ms,
+    )
+
+
+def decode_record(raw: bytes | str, *, partition: int, offset: int, timestamp_ms: int | None = None) -> SourceRecord:
+    """A record from its JSON text (a Kafka value or a snapshot line)."""
+    try:
+        value = json.loads(raw)
+    except ValueError as error:
+        raise RecordFormatError(f"record is not JSON: {error}") from None
+    return parse_record(value, partition=partition, offset=offset, timestamp_ms=timestamp_ms)
+
+
+@dataclass(frozen=True, slots=True)
+class WorkItem:
+    """One record announced by a message: which object changed, at which version, from where."""
+
+    key: str
+    version: int
+    partition: int
+    offset: int
+    timestamp_ms: int | None
+
+    @classmethod
+    def of(cls, record: SourceRecord) -> WorkItem:
+        """The item announcing record."""
+        return cls(record.key, record.version, record.partition, record.offset, record.timestamp_ms)
+
+
+@dataclass(frozen=True, slots=True)
+class WorkMessage:
+    """The queue message: the records of one owner scope from one master batch, in topic order.
+
+    The bodies stay in raw_kii_objects; a message only says which objects to bring up to date. Packing a
+    scope's records of a batch into one message keeps their order (one message, one group) and divides
+    the number of SQS requests; its deduplication id is its first record's partition-offset.
+    """
+
+    items: tuple[WorkItem, ...]
+
+    @property
+    def deduplication_id(self) -> str:
+        """partition-offset of the first record (DESIGN section 8)."""
+        return f"{self.items[0].partition}-{self.items[0].offset}"
+
+    def encode(self) -> str:
+        """Compact JSON body: {"records": [[key, version, partition, offset, timestamp_ms], ...]}."""
+        rows = [[i.key, i.version, i.partition, i.offset, i.timestamp_ms] for i in self.items]
+        return json.dumps({"records": rows}, separators=(",", ":"))
+
+    @classmethod
+    def decode(cls, text: str) -> WorkMessage:
+        """Parse a message body; raise RecordFormatError when it is not one of ours."""
+        try:
+            rows = json.loads(text)["records"]
+            items = tuple(
+                WorkItem(str(key), int(version), int(partition), int(offset), None if ts is None else int(ts))
+                for key, version, partition, offset, ts in rows
+            )
+        except (ValueError, TypeError, KeyError) as error:
+            raise RecordFormatError(f"not a migration message: {error!r}") from None
+        if not items or not all(item.key for item in items):
+            raise RecordFormatError("not a migration message: no records")
+        return cls(items)
+
+
+def pack(records: Sequence[SourceRecord], max_items: int) -> list[tuple[str, WorkMessage]]:
+    """(group id, message) per owner scope and up to max_items records, keeping topic order within a group."""
+    groups: dict[str, list[WorkItem]] = {}
+    for record in records:
+        groups.setdefault(record.group_id, []).append(WorkItem.of(record))
+    return [
+        (group, WorkMessage(tuple(items[start : start + max_items])))
+        for group, items in groups.items()
+        for start in range(0, len(items), max_items)
+    ]

@@ -1,0 +1,216 @@
+"""``vitalsync migrate snapshot FILE``: load a snapshot into the raw and processed schema, resumably.
+
+The file (DESIGN section 10) is a header line ``{"snapshot": {"topic", "partitions": {"0": next_offset,
+...}, "taken_at"}}`` and one SNAPSHOT record per line. Record k of partition p (the partition Kafka's
+default partitioner gives the record's key) stood at offset k of the export topic, so every raw row
+knows its source position; the header's offsets are where change capture starts (migration_offsets,
+written once and never moved back).
+
+Chunks of records are committed together with a checkpoint (records done) in one transaction, so a
+load killed at any point resumes after the last committed chunk and never writes a record twice; and
+because a record is applied only when it is newer than what the raw row holds (`bulk`), loading a
+snapshot again, or while `follow` already runs, cannot move an object back to an older version.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import gzip
+import hashlib
+import json
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import aiomysql
+from aiokafka.partitioner import murmur2
+
+from services.migration import repo
+from services.migration.bulk import ChunkReport, load_chunk
+from services.migration.errors import RecordFormatError
+from services.migration.processing import ProcessContext
+from services.migration.records import SourceRecord, decode_record
+
+log = logging.getLogger(__name__)
+
+ProgressCallback = Callable[[int, int], None]  # (records done, compressed bytes read)
+
+
+@dataclass(frozen=True)
+class SnapshotHeader:
+    """The header line: topic, next offset per partition, time taken."""
+
+    topic: str
+    partitions: dict[int, int]
+    taken_at: str
+
+    @classmethod
+    def parse(cls, line: str) -> SnapshotHeader:
+        """Parse the first line; RecordFormatError when it is not a header."""
+        try:
+            snapshot = json.loads(line)["snapshot"]
+            partitions = {int(p): int(o) for p, o in snapshot["partitions"].items()}
+            topic, taken_at = snapshot["topic"], snapshot["taken_at"]
+        except (ValueError, KeyError, TypeError, AttributeError) as error:
+            raise RecordFormatError(f'the first line must be a {{"snapshot": ...}} header ({error!r})') from None
+        if not partitions or not isinstance(topic, str) or not isinstance(taken_at, str):
+            raise RecordFormatError("the snapshot header needs topic, partitions and taken_at")
+        return cls(topic, partitions, taken_at)
+
+
+@dataclass
+class SnapshotReport:
+    """What a load did (this run) and where it stands."""
+
+    snapshot_id: str
+    records_done: int = 0
+    resumed_at: int = 0
+    already_loaded: bool = False
+    rows: int = 0
+    failed: int = 0
+    ignored: int = 0
+    skipped: int = 0
+    failures: dict[str, int] = field(default_factory=dict)
+
+    def add(self, chunk: ChunkReport) -> None:
+        """Fold a chunk's counts in."""
+        self.rows += chunk.rows
+        self.failed += chunk.failed
+        self.ignored += chunk.ignored
+        self.skipped += chunk.skipped
+        for pattern, count in chunk.failures.items():
+            self.failures[pattern] = self.failures.get(pattern, 0) + count
+
+    def to_json(self) -> dict[str, Any]:
+        """The report as JSON."""
+        return {
+            "snapshot_id": self.snapshot_id,
+            "records_done": self.records_done,
+            "resumed_at": self.resumed_at,
+            "already_loaded": self.already_loaded,
+            "rows": self.rows,
+            "failed": self.failed,
+            "ignored": self.ignored,
+            "skipped": self.skipped,
+            "failures": dict(sorted(self.failures.items())),
+        }
+
+
+def partition_of(key: str, partitions: int) -> int:
+    """Kafka's default partitioner for a keyed record: toPositive(murmur2(key)) % partitions."""
+    return (murmur2(key.encode("utf-8")) & 0x7FFFFFFF) % partitions
+
+
+class SnapshotReader:
+    """Header and records of a snapshot file (.gz or plain), with each record's source position."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._raw: IO[bytes] = path.open("rb")
+        stream: IO[bytes] = self._raw
+        if path.suffix == ".gz":
+            stream = gzip.GzipFile(fileobj=self._raw, mode="rb")  # type: ignore[assignment]
+        self._lines = stream
+        first = stream.readline().decode("utf-8")
+        self.header_line = first.strip()
+        self.header = SnapshotHeader.parse(self.header_line)
+        self.snapshot_id = hashlib.sha256(f"{self.header_line}\n{path.stat().st_size}".encode()).hexdigest()
+        self._next: dict[int, int] = dict.fromkeys(self.header.partitions, 0)
+
+    @property
+    def bytes_read(self) -> int:
+        """Compressed bytes consumed so far (for a progress bar over the file size)."""
+        return self._raw.tell()
+
+    def records(self) -> Iterator[SourceRecord]:
+        """Every record in file order; the line number is in the error of a malformed one."""
+        count = len(self.header.partitions)
+        for number, line in enumerate(self._lines, start=2):
+            if not line.strip():
+                continue
+            try:
+                record = decode_record(line, partition=0, offset=0)
+            except RecordFormatError as error:
+                raise RecordFormatError(f"{self.path.name} line {number}: {error}") from None
+            partition = partition_of(record.key, count)
+            offset = self._next.get(partition, 0)
+            self._next[partition] = offset + 1
+            yield dataclasses.replace(record, partition=partition, offset=offset)
+
+    def close(self) -> None:
+        """Close the file."""
+        self._lines.close()
+        self._raw.close()
+
+
+async def load_snapshot(
+    pool: aiomysql.Pool,
+    path: Path,
+    ctx: ProcessContext,
+    *,
+    chunk_size: int,
+    progress: ProgressCallback | None = None,
+) -> SnapshotReport:
+    """Load path; resumes after the last checkpoint of an earlier run of the same file."""
+    reader = SnapshotReader(path)
+    try:
+        report = SnapshotReport(reader.snapshot_id)
+        async with pool.acquire() as conn:
+            async with conn.cursor() as cur:
+                await repo.init_offsets(cur, reader.header.topic, reader.header.partitions)
+                state = await repo.snapshot_progress(cur, reader.snapshot_id)
+                if state is None:
+                    await repo.save_snapshot_progress(cur, reader.snapshot_id, str(path), 0)
+                await conn.commit()
+            done = 0 if state is None else state[0]
+            report.resumed_at = report.records_done = done
+            if state is not None and state[1] is not None:
+                report.already_loaded = True
+                return report
+            records = reader.records()
+            for _ in range(done):
+                next(records)
+            if progress is not None:
+                progress(done, reader.bytes_read)
+            chunk: list[SourceRecord] = []
+            for record in records:
+                chunk.append(record)
+                if len(chunk) >= chunk_size:
+                    done = await _commit_chunk(conn, chunk, ctx, report, reader, done, str(path))
+                    chunk = []
+                    if progress is not None:
+                        progress(done, reader.bytes_read)
+            done = await _commit_chunk(conn, chunk, ctx, report, reader, done, str(path), finished=True)
+            if progress is not None:
+                progress(done, reader.bytes_read)
+        return report
+    finally:
+        reader.close()
+
+
+async def _commit_chunk(
+    conn: aiomysql.Connection,
+    chunk: list[SourceRecord],
+    ctx: ProcessContext,
+    report: SnapshotReport,
+    reader: SnapshotReader,
+    done: int,
+    file_name: str,
+    *,
+    finished: bool = False,
+) -> int:
+    try:
+        async with conn.cursor() as cur:
+            chunk_report = await load_chunk(cur, chunk, ctx)
+            done += len(chunk)
+            await repo.save_snapshot_progress(cur, reader.snapshot_id, file_name, done, finished=finished)
+        await conn.commit()
+    except BaseException:
+        await conn.rollback()
+        raise
+    report.add(chunk_report)
+    report.records_done = done
+    log.debug("snapshot %s: %d records loaded", reader.snapshot_id[:12], done)
+    return done

@@ -1,0 +1,145 @@
+"""``vitalsync migrate status`` and ``vitalsync cutover check``: where the migration stands, what blocks.
+
+Lag is the export topic's end offset minus migration_offsets per partition (what the master has yet to
+upsert and send); queue depths come from SQS's approximate counts (visible + in flight); counts are
+raw objects per bucket and outcome, processed rows per table and reading type, failures per pattern.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiomysql
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from services.migration import repo
+from services.migration.config import MigrationSettings
+from services.migration.queue import QueueDepth, WorkQueue
+
+
+@dataclass
+class MigrationStatus:
+    """Everything `status` shows."""
+
+    region: str
+    topic: str
+    lag: dict[int, dict[str, int]] = field(default_factory=dict)
+    queue: QueueDepth | None = None
+    dlq: QueueDepth | None = None
+    raw: dict[str, dict[str, int]] = field(default_factory=dict)
+    processed: dict[str, int] = field(default_factory=dict)
+    failures: dict[str, int] = field(default_factory=dict)
+    pending: int = 0
+
+    @property
+    def total_lag(self) -> int:
+        """Records on the topic the master has not committed yet."""
+        return sum(entry["lag"] for entry in self.lag.values())
+
+    def to_json(self) -> dict[str, Any]:
+        """The status as JSON (`migrate status --json`)."""
+
+        def depth(value: QueueDepth | None) -> dict[str, int] | None:
+            if value is None:
+                return None
+            return {"visible": value.visible, "in_flight": value.in_flight, "total": value.total}
+
+        return {
+            "region": self.region,
+            "topic": self.topic,
+            "lag": {str(p): entry for p, entry in sorted(self.lag.items())},
+            "total_lag": self.total_lag,
+            "queue": depth(self.queue),
+            "dlq": depth(self.dlq),
+            "raw": self.raw,
+            "pending": self.pending,
+            "processed": self.processed,
+            "failures": self.failures,
+        }
+
+
+async def topic_end_offsets(settings: MigrationSettings, topic: str) -> dict[int, int]:
+    """The end offset (next offset to be written) of each partition of topic."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=None, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        await consumer.topics()  # fetches the cluster metadata
+        partitions = consumer.partitions_for_topic(topic) or set()
+        ends = await consumer.end_offsets([TopicPartition(topic, p) for p in sorted(partitions)])
+        return {tp.partition: int(offset) for tp, offset in ends.items()}
+    finally:
+        await consumer.stop()
+
+
+async def read_status(settings: MigrationSettings, pool: aiomysql.Pool, queue: WorkQueue) -> MigrationStatus:
+    """Collect the status from Kafka, SQS and the database."""
+    topic = settings.migration_topic
+    status = MigrationStatus(settings.region, topic)
+    async with pool.acquire() as conn, conn.cursor() as cur:
+        committed = await repo.read_offsets(cur, topic)
+        await cur.execute(
+            "SELECT bucket, COALESCE(outcome, 'pending'), COUNT(*) FROM raw_kii_objects GROUP BY bucket, outcome"
+        )
+        for bucket, outcome, count in await cur.fetchall():
+            status.raw.setdefault(bucket, {"total": 0})
+            status.raw[bucket][outcome] = int(count)
+            status.raw[bucket]["total"] += int(count)
+        await cur.execute(
+            "SELECT COUNT(*) FROM raw_kii_objects WHERE applied_version IS NULL OR applied_version < version"
+        )
+        status.pending = int((await cur.fetchone())[0])
+        await cur.execute("SELECT type, COUNT(*) FROM readings WHERE source = 'migration' GROUP BY type")
+        status.processed = {f"readings.{kind}": int(count) for kind, count in await cur.fetchall()}
+        for table in ("devices", "device_settings", "migration_things"):
+            await cur.execute(f"SELECT COUNT(*) FROM {table}")  # noqa: S608 - fixed table names
+            status.processed[table] = int((await cur.fetchone())[0])
+        await cur.execute("SELECT pattern, COUNT(*) FROM migration_failures GROUP BY pattern ORDER BY pattern")
+        status.failures = {pattern: int(count) for pattern, count in await cur.fetchall()}
+        await conn.rollback()
+    ends = await topic_end_offsets(settings, topic)
+    for partition in sorted(set(ends) | set(committed)):
+        end, done = ends.get(partition, 0), committed.get(partition, 0)
+        status.lag[partition] = {"end": end, "committed": done, "lag": max(end - done, 0)}
+    status.queue = await queue.depth()
+    if queue.dlq_url is not None:
+        status.dlq = await queue.depth(queue.dlq_url)
+    return status
+
+
+def read_verdict(report: Path | None) -> str | None:
+    """A blocker about the validation report, or None when its verdict is "pass"."""
+    if report is None:
+        return "validation not run (pass the report of `vitalsync validate` with --report report.json)"
+    try:
+        verdict = json.loads(report.read_text(encoding="utf-8")).get("verdict")
+    except (OSError, ValueError, AttributeError) as error:
+        return f"validation report {report} is unreadable ({error})"
+    if verdict != "pass":
+        return f"validation verdict is {verdict!r} in {report}, not 'pass'"
+    return None
+
+
+def cutover_blockers(status: MigrationStatus, report: Path | None) -> list[str]:
+    """Everything that stands between this region and its switch; empty when it may cut over."""
+    blockers = [
+        f"lag {entry['lag']} on partition {partition} of {status.topic} (end {entry['end']}, "
+        f"committed {entry['committed']})"
+        for partition, entry in sorted(status.lag.items())
+        if entry["lag"] > 0
+    ]
+    if not status.lag:
+        blockers.append(f"no change-capture position for {status.topic}: the snapshot was not loaded")
+    if status.queue is None or status.queue.total > 0:
+        count = "unknown" if status.queue is None else status.queue.total
+        blockers.append(f"records queue not drained ({count} message(s) waiting or in flight)")
+    if status.dlq is not None and status.dlq.total > 0:
+        blockers.append(f"dead-letter queue holds {status.dlq.total} message(s)")
+    if status.pending > 0:
+        blockers.append(f"{status.pending} raw object(s) not processed yet")
+    verdict = read_verdict(report)
+    if verdict is not None:
+        blockers.append(verdict)
+    return blockers

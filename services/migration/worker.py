@@ -1,0 +1,201 @@
+"""``vitalsync migrate work``: a worker. SQS FIFO message -> raw row -> transform -> processed rows.
+
+Per received batch, messages are grouped by MessageGroupId (owner scope) keeping their order; groups
+run concurrently, a group's messages one after the other. Each message is one database transaction
+(`processing.process_object`: the raw row is locked, transformed if its version is newer than the
+applied one, written through shared/store, marked applied); the message is deleted only after that
+commit. A crash before the delete means a redelivery, which finds the version applied and does nothing.
+
+A message whose processing raises (not a clean transform failure, which is a migration_failures row
+and a delete) is left undeleted and made visible again after a short backoff, with the group's later
+messages of the batch, so order holds; its exception is recorded in migration_failures (pattern
+PROCESSING_ERROR, DATABASE_REJECTED, RAW_ROW_MISSING or UNREADABLE_MESSAGE) with the receive count,
+and after the queue's maxReceiveCount receives SQS moves it to the DLQ (marked dead_lettered_at).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+
+import aiomysql
+import pymysql
+from botocore.exceptions import BotoCoreError, ClientError
+
+from services.migration import repo
+from services.migration.config import MigrationSettings
+from services.migration.errors import RawRowMissingError, RecordFormatError
+from services.migration.processing import ProcessContext, process_object
+from services.migration.queue import ReceivedMessage, WorkQueue
+from services.migration.records import WorkMessage
+
+log = logging.getLogger(__name__)
+
+DEADLOCK_RETRIES = 5
+_DEADLOCK_CODES = (1213, 1205)  # ER_LOCK_DEADLOCK, ER_LOCK_WAIT_TIMEOUT: retry the transaction
+BACKOFF_INITIAL_S = 0.2
+BACKOFF_MAX_S = 5.0
+
+
+def failure_pattern(error: BaseException) -> str:
+    """The migration_failures pattern of an exception raised while processing a message."""
+    if isinstance(error, RecordFormatError):
+        return "UNREADABLE_MESSAGE"
+    if isinstance(error, RawRowMissingError):
+        return "RAW_ROW_MISSING"
+    if isinstance(error, pymysql.err.DataError | pymysql.err.IntegrityError):
+        return "DATABASE_REJECTED"
+    return "PROCESSING_ERROR"
+
+
+class Worker:
+    """Receives and processes messages until `stop()`."""
+
+    def __init__(self, settings: MigrationSettings, pool: aiomysql.Pool, queue: WorkQueue, ctx: ProcessContext) -> None:
+        self.settings = settings
+        self.pool = pool
+        self.queue = queue
+        self.ctx = ctx
+        self._stopping = asyncio.Event()
+        self.max_receive_count: int | None = None
+        self.processed = 0
+
+    def stop(self) -> None:
+        """Finish the batches in hand (commit and delete), then return from run()."""
+        self._stopping.set()
+
+    async def run(self) -> None:
+        """Run the receive loops until stopped."""
+        self.max_receive_count = await self.queue.max_receive_count()
+        loops = [asyncio.create_task(self._receive_loop()) for _ in range(self.settings.migration_worker_receivers)]
+        try:
+            await asyncio.gather(*loops)
+        finally:
+            for loop in loops:
+                loop.cancel()
+            await asyncio.gather(*loops, return_exceptions=True)
+
+    async def _receive_loop(self) -> None:
+        backoff = BACKOFF_INITIAL_S
+        while not self._stopping.is_set():
+            try:
+                messages = await self.queue.receive(
+                    self.settings.migration_receive_batch, self.settings.migration_wait_time_s, None
+                )
+                if messages:
+                    await self.handle_batch(messages)
+                backoff = BACKOFF_INITIAL_S
+            except (ClientError, BotoCoreError, OSError, pymysql.err.OperationalError) as error:
+                log.warning("worker receive/delete failed (%r); retrying in %.1fs", error, backoff)
+                try:
+                    await asyncio.wait_for(self._stopping.wait(), backoff)
+                except TimeoutError:
+                    pass
+                backoff = min(backoff * 2, BACKOFF_MAX_S)
+
+    async def handle_batch(self, messages: Sequence[ReceivedMessage]) -> None:
+        """Process a received batch group by group; delete what committed, retry the rest later."""
+        groups: dict[str, list[ReceivedMessage]] = {}
+        for message in messages:
+            groups.setdefault(message.group_id, []).append(message)
+        results = await asyncio.gather(*(self._handle_group(group) for group in groups.values()))
+        done = [m for ok, _ in results for m in ok]
+        retry = [m for _, later in results for m in later]
+        if done:
+            await self.queue.delete(done)
+        if retry:
+            await self.queue.retry_later(retry, self.settings.migration_retry_backoff_s)
+
+    async def _handle_group(
+        self, group: Sequence[ReceivedMessage]
+    ) -> tuple[list[ReceivedMessage], list[ReceivedMessage]]:
+        for index, message in enumerate(group):
+            if not await self.handle_message(message):
+                return list(group[:index]), list(group[index:])
+        return list(group), []
+
+    async def handle_message(self, message: ReceivedMessage) -> bool:
+        """Process a message's records in order, one transaction each; False when one raised.
+
+        Records before the failing one stay applied (a redelivery finds them done); the ones after it
+        wait for the retry, so the scope's order holds. On the last receive before the DLQ the failing
+        record is recorded as dead-lettered and the others are processed all the same.
+        """
+        try:
+            work = WorkMessage.decode(message.body)
+        except RecordFormatError as error:
+            key = f"sqs://{message.message_id}"
+            log.warning("unreadable message %s (receive %d): %s", key, message.receive_count, error)
+            await self._record_exception(key, 0, failure_pattern(error), error, message.receive_count)
+            return False
+        try:
+            # the usual case: every record of the message in one transaction (one commit)
+            await self._process([item.key for item in work.items], message.receive_count)
+            self.processed += len(work.items)
+            return True
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # noqa: BLE001 - retried record by record below, to find the one that fails
+            log.debug("message %s failed as a whole; retrying its records one by one", message.message_id)
+        last_chance = self.max_receive_count is not None and message.receive_count >= self.max_receive_count
+        ok = True
+        for item in work.items:
+            try:
+                await self._process([item.key], message.receive_count)
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:  # noqa: BLE001 - any failure is recorded and the message retried
+                pattern = failure_pattern(error)
+                log.warning(
+                    "processing %s failed (%s, receive %d): %r", item.key, pattern, message.receive_count, error
+                )
+                await self._record_exception(item.key, item.version, pattern, error, message.receive_count)
+                ok = False
+                if not last_chance:
+                    return False
+                continue
+            self.processed += 1
+        return ok
+
+    async def _process(self, keys: Sequence[str], receive_count: int) -> None:
+        for attempt in range(DEADLOCK_RETRIES):
+            async with self.pool.acquire() as conn:
+                try:
+                    async with conn.cursor() as cur:
+                        for key in keys:
+                            await process_object(cur, key, self.ctx, receive_count=receive_count)
+                    await conn.commit()
+                    return
+                except pymysql.err.OperationalError as error:
+                    await conn.rollback()
+                    if error.args[0] not in _DEADLOCK_CODES or attempt == DEADLOCK_RETRIES - 1:
+                        raise
+                except BaseException:
+                    await conn.rollback()
+                    raise
+
+    async def _record_exception(self, key: str, version: int, pattern: str, error: BaseException, count: int) -> None:
+        dead = self.max_receive_count is not None and count >= self.max_receive_count
+        bucket = ""
+        try:
+            async with self.pool.acquire() as conn:
+                async with conn.cursor() as cur:
+                    await cur.execute("SELECT bucket, version FROM raw_kii_objects WHERE object_key = %s", (key,))
+                    found = await cur.fetchone()
+                    if found is not None:
+                        bucket, version = found[0], int(found[1])
+                    await repo.record_failure(
+                        cur,
+                        key,
+                        bucket,
+                        version,
+                        pattern,
+                        type(error).__name__,
+                        str(error) or repr(error),
+                        receive_count=count,
+                        dead_lettered=dead,
+                    )
+                await conn.commit()
+        except (pymysql.err.MySQLError, OSError) as db_error:
+            log.error("could not record the failure of %s: %r", key, db_error)

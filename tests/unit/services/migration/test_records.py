@@ -1,0 +1,76 @@
+"""Export records, owner scopes and queue messages of the migration (pure, no I/O)."""
+
+from __future__ import annotations
+
+import pytest
+
+from services.migration.errors import RecordFormatError
+from services.migration.records import WorkMessage, decode_record, owner_scope, pack, parse_record
+from services.migration.snapshot import partition_of
+from simulator.legacy.model import ExportRecord, Op, Scope, object_key
+from simulator.legacy.partitioning import partition_for
+
+RECORD = {
+    "op": "UPDATE",
+    "appID": "app1",
+    "scope": {"type": "APP_AND_USER", "userID": "u-1"},
+    "bucket": "bp_records",
+    "objectID": "o-1",
+    "version": 3,
+    "modifiedAt": 1_656_633_600_000,
+    "object": {"_version": "3", "systolic": 120},
+}
+
+
+def test_a_record_keeps_the_emulators_key_and_its_owner_scope_is_the_fifo_group() -> None:
+    record = parse_record(RECORD, partition=2, offset=41, timestamp_ms=7)
+    assert record.key == object_key(Scope.user("u-1"), "bp_records", "o-1")
+    assert record.group_id == "APP_AND_USER:u-1"
+    assert record.deduplication_id == "2-41"
+    assert record.to_export_json() == RECORD
+    assert owner_scope("APP", None) == "APP"
+    assert len(owner_scope("APP_AND_THING", "t" * 200)) == 128
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"op": "MERGE"}, "op must be"),
+        ({"scope": {"type": "APP_AND_USER"}}, "scope id"),
+        ({"version": -1}, "version"),
+        ({"op": "DELETE"}, "object must be null"),
+        ({"object": None}, "object must be an object"),
+        ({"objectID": "x" * 101}, "objectID"),
+    ],
+)
+def test_malformed_records_name_the_field(change: dict[str, object], message: str) -> None:
+    with pytest.raises(RecordFormatError, match=message):
+        parse_record({**RECORD, **change}, partition=0, offset=0)
+    with pytest.raises(RecordFormatError):
+        decode_record(b"not json", partition=0, offset=0)
+
+
+def test_pack_keeps_topic_order_per_scope_and_splits_long_runs() -> None:
+    records = [
+        parse_record(
+            {**RECORD, "scope": {"type": "APP_AND_USER", "userID": user}, "objectID": f"o{i}"}, partition=0, offset=i
+        )
+        for i, user in enumerate(["a", "b", "a", "a", "b"])
+    ]
+    packed = pack(records, max_items=2)
+    assert [(group, [item.offset for item in message.items]) for group, message in packed] == [
+        ("APP_AND_USER:a", [0, 2]),
+        ("APP_AND_USER:a", [3]),
+        ("APP_AND_USER:b", [1, 4]),
+    ]
+    assert packed[0][1].deduplication_id == "0-0"
+    for _, message in packed:
+        assert WorkMessage.decode(message.encode()) == message
+    with pytest.raises(RecordFormatError):
+        WorkMessage.decode('{"records": []}')
+
+
+def test_snapshot_partitions_match_the_emulators_partitioner() -> None:
+    for index in range(200):
+        record = ExportRecord(Op.SNAPSHOT, "a", Scope.user(f"u{index}"), "devices", f"o{index}", 1, 0, {})
+        assert partition_of(record.key, 6) == partition_for(record.key.encode(), 6)
