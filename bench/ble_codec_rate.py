@@ -27,7 +27,7 @@ GLUCOSE = bytes.fromhex("03 01 00 E4 07 05 0F 0C 1E 00 00 00 78 B0 11")
 FRAMES = 200_000
 
 
-def rate(fn, frame: bytes) -> float:  # type: ignore[no-untyped-def]
+def rate(fn, frame: bytes) -> float:
     best = min(timeit.repeat(lambda: fn(frame), number=FRAMES, repeat=5))
     return FRAMES / best
 

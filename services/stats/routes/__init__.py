@@ -1,0 +1,1 @@
+"""HTTP routes of the stats service: reports and job runs, for the operator role only."""
