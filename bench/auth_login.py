@@ -10,7 +10,7 @@ time, so a backed-up service cannot hide its queue). Scenarios:
   iterations, plus bcrypt cost 10 closed-loop), each user logging in once, so every login migrates.
 Baselines, measured in the same run at the same concurrency, just before and after each service run
 (averaged, because the shared box's background load drifts):
-- local: argon2-cffi ``PasswordHasher().verify`` of one hash (defaults), from a thread pool of that size;
+- local: argon2-cffi ``PasswordHasher.verify`` at the service's configured cost, from a thread pool of that size;
 - cognito: one raw ``admin_initiate_auth`` through aiobotocore against moto, from that many clients;
 - legacy: the legacy verify plus the argon2 hash of the password (the crypto floor of a migration),
   and once that plus one argon2 verify (what the service does after migrating).
@@ -406,10 +406,10 @@ async def provider_scenario(provider: str, args: argparse.Namespace, workdir: Pa
         register_s = time.perf_counter() - started
         async with AsyncExitStack() as stack:
             if provider == "local":
-                hasher, password = PasswordHasher(), users[0]["password"]
+                hasher, password = service_hasher(), users[0]["password"]
                 stored = hasher.hash(password)
                 baseline = hash_baseline(lambda: hasher.verify(stored, password), 6)
-                what = "argon2-cffi PasswordHasher().verify, defaults, thread pool of the same size"
+                what = "argon2-cffi PasswordHasher.verify at the service's cost, thread pool of the same size"
             else:
                 baseline = await stack.enter_async_context(cognito_baseline(users[0]))
                 what = "aiobotocore admin_initiate_auth against moto, same number of clients"
@@ -506,7 +506,7 @@ async def legacy_scenario(args: argparse.Namespace, workdir: Path, prefix: str) 
     key_file = workdir / "legacy-hash.key"
     key_file.write_bytes(HASH_KEY)
     imported = await asyncio.to_thread(import_users, records[primary] + records[secondary], workdir, key_file)
-    hasher = PasswordHasher()
+    hasher = service_hasher()
     results: dict[str, dict[str, Any]] = {}
     with AuthProcess("local", workdir, VITALSYNC_LEGACY_HASH_KEY_FILE=str(key_file)) as service:
         await service.wait_ready()
@@ -537,9 +537,19 @@ async def legacy_scenario(args: argparse.Namespace, workdir: Path, prefix: str) 
     return results
 
 
+def service_hasher() -> PasswordHasher:
+    """The hasher with the auth service's configured argon2id cost (the honest baseline)."""
+    settings = AuthSettings()
+    return PasswordHasher(
+        time_cost=settings.argon2_time_cost,
+        memory_cost=settings.argon2_memory_kib,
+        parallelism=settings.argon2_parallelism,
+    )
+
+
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     prefix = f"bench{secrets.token_hex(3)}"  # run-specific, so repeated runs never collide
-    hasher = PasswordHasher()
+    hasher = service_hasher()
     load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="vitalsync-bench-auth-") as tmp:
         workdir = Path(tmp)
