@@ -11,31 +11,30 @@ The batch's rows of each group are inserted by one ``INSERT ... ON DUPLICATE KEY
 a no-op, so its affected-row count is the number of rows that were new: exactly the increase of
 ``active_devices`` (device rows) or ``active_users`` (marker rows). All of a batch's inserts travel in one
 multi-statement round trip, and nothing is read back. The same holds for users per day x region in
-``stats_daily_region_members``. Two transactions inserting the same row (only while a rebalance hands a
-partition over) serialise on its lock, and the later one finds the ledger ids taken and retries.
+``stats_daily_region_members``. Two transactions applying the same events (only while a rebalance hands a
+partition over) serialise on the ledger rows, which each claims first and in key order: the later one waits
+for the first to commit, then finds those ids taken and leaves their events out.
 
 Fast paths, none of which changes a result:
 - the batch's event ids are inserted first, counted the same way; when every one was new (the normal
   case) no lookup is needed, when none was (a replay) the batch is done;
-- :class:`KnownRows` remembers membership rows, device models and last-seen times that were committed, so
-  a device's next reading of the day sends no membership rows and needs no lookup (and an older reading
-  skips the last-seen write).
-  It only holds facts that cannot become false while the consumer runs: rows are never deleted (except by
-  ``stats rebuild``, which runs with the consumer stopped), a model never changes, a last-seen time only
-  grows (a remembered one is a lower bound), and nothing is remembered before its transaction committed.
+- :class:`~services.stats.known_rows.KnownRows` remembers committed membership rows, device models and
+  last-seen times, so a device's next reading of the day sends no membership rows and needs no lookup (and an
+  older reading skips the last-seen write); see known_rows.py for why that is safe.
 """
 
 from __future__ import annotations
 
-from collections import Counter, OrderedDict
-from collections.abc import Hashable, Iterable, Iterator, Sequence
+from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 from typing import Any, TypeVar
 
 import aiomysql
 from pymysql.constants import CLIENT
 
+from services.stats.device_state import DeviceState, load_devices, save_devices
 from services.stats.events import (
     NO_DEVICE,
     NO_DEVICE_MODEL,
@@ -46,82 +45,14 @@ from services.stats.events import (
     StatsEvent,
     key_text,
 )
+from services.stats.known_rows import Group, KnownRows, Learned, Member, RegionMember
+from services.stats.sql import chunks, placeholders, values_sql
 
-IN_CHUNK = 500  # tuples per IN (...) list: well inside the range optimizer's memory, few round trips
 MULTI_STATEMENT_BYTES = 1024 * 1024  # inserts sent per round trip (far below max_allowed_packet)
 _NO_OP = " ON DUPLICATE KEY UPDATE {0} = {0}"  # an update that changes nothing: affected rows = new rows
-DEFAULT_KNOWN_ROWS = 100_000
-T = TypeVar("T")
-K = TypeVar("K", bound=Hashable)
 RowKey = TypeVar("RowKey", bound=tuple[Any, ...])
 
-Group = tuple[date, str, str, str]  # day, region, model, reading type
-Member = tuple[date, str, str, str, str, str]  # group + user_id, device_id
-RegionMember = tuple[date, str, str]  # day, region, user_id
 LedgerKey = tuple[date, str]  # occurred_on, event_id
-
-
-class _Bounded(OrderedDict[K, Any]):
-    """A mapping that forgets its oldest entries beyond ``limit`` (insertion order)."""
-
-    def __init__(self, limit: int) -> None:
-        super().__init__()
-        self.limit = limit
-
-    def remember(self, key: K, value: Any = True) -> None:
-        if self.limit <= 0 or key in self:
-            return
-        self[key] = value
-        if len(self) > self.limit:
-            self.popitem(last=False)
-
-
-class KnownRows:
-    """Committed facts the consumer may reuse across batches (bounded; see the module docstring)."""
-
-    def __init__(self, limit: int = DEFAULT_KNOWN_ROWS) -> None:
-        self.members: _Bounded[Member] = _Bounded(limit)
-        self.region_members: _Bounded[RegionMember] = _Bounded(limit)
-        self.devices: _Bounded[str] = _Bounded(limit)  # device id -> (model, last seen)
-
-    def learn(self, learned: _Learned) -> None:
-        """Called after a commit with what the batch read or wrote."""
-        for member in learned.members:
-            self.members.remember(member)
-        for region_member in learned.region_members:
-            self.region_members.remember(region_member)
-        for device_id, known in learned.devices.items():
-            self.devices.pop(device_id, None)  # last seen moves: replace, newest last
-            self.devices.remember(device_id, known)
-
-
-@dataclass
-class _Learned:
-    members: set[Member] = field(default_factory=set)
-    region_members: set[RegionMember] = field(default_factory=set)
-    devices: dict[str, tuple[str, datetime | None]] = field(default_factory=dict)
-
-
-@dataclass
-class DeviceState:
-    """A device as stats_devices holds it; ``partial`` when only model and identity are known (cache)."""
-
-    device_id: str
-    user_id: str
-    region: str
-    kind: str | None
-    model: str
-    firmware: str | None
-    paired_at: datetime | None
-    unpaired_at: datetime | None
-    last_seen_at: datetime | None
-    dirty: bool = False  # whole row to write
-    seen: datetime | None = None  # a newer last_seen_at to write
-    partial: bool = False
-
-    @property
-    def newest_seen(self) -> datetime | None:
-        return max(filter(None, (self.last_seen_at, self.seen)), default=None)
 
 
 @dataclass
@@ -141,17 +72,6 @@ class _Deltas:
     markers: set[Member] = field(default_factory=set)  # (group, user, '')
     region_readings: Counter[tuple[date, str]] = field(default_factory=Counter)
     region_members: set[RegionMember] = field(default_factory=set)
-
-
-def chunks(items: Sequence[T], size: int = IN_CHUNK) -> Iterator[Sequence[T]]:
-    """``items`` in slices of at most ``size``."""
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
-def _placeholders(width: int, count: int) -> str:
-    row = "(" + ", ".join(["%s"] * width) + ")"
-    return ", ".join([row] * count)
 
 
 async def apply_events(
@@ -175,21 +95,21 @@ async def apply_events(
         # affected rows must count changed rows only: the new-row counts above depend on it
         raise RuntimeError("the stats consumer needs connections without CLIENT.FOUND_ROWS")
     known = known or KnownRows(0)
-    learned = _Learned()
+    learned = Learned()
     await conn.begin()
     try:
         async with conn.cursor() as cur:
             fresh = await _claim_ids(cur, relevant)
             outcome.duplicates += len(relevant) - len(fresh)
             if fresh:
-                devices = await _load_devices(cur, fresh, known)
+                devices = await load_devices(cur, fresh, known)
                 deltas, accepted = _fold(fresh, devices, outcome)
                 if outcome.rejected:  # their ids were claimed above, but they are not applied
                     await _unclaim(cur, [event for event, _ in outcome.rejected])
                 if accepted:
                     await _apply_daily(cur, deltas, known, learned)
                     await _apply_regions(cur, deltas, known, learned)
-                    await _save_devices(cur, devices.values())
+                    await save_devices(cur, devices.values())
                     learned.devices = {d.device_id: (d.model, d.newest_seen) for d in devices.values()}
                 outcome.applied = len(accepted)
         await conn.commit()
@@ -224,7 +144,7 @@ async def _claim_ids(cur: aiomysql.Cursor, events: list[StatsEvent]) -> list[Sta
     for part in chunks(keys):
         await cur.execute(
             "SELECT occurred_on, event_id FROM stats_processed_events "  # noqa: S608
-            f"WHERE (occurred_on, event_id) IN ({_placeholders(2, len(part))})",
+            f"WHERE (occurred_on, event_id) IN ({placeholders(2, len(part))})",
             tuple(value for key in part for value in key),
         )
         seen.update((day, event_id) for day, event_id in await cur.fetchall())
@@ -242,88 +162,9 @@ async def _unclaim(cur: aiomysql.Cursor, events: list[StatsEvent]) -> None:
     for part in chunks(keys):
         await cur.execute(
             "DELETE FROM stats_processed_events "  # noqa: S608
-            f"WHERE (occurred_on, event_id) IN ({_placeholders(2, len(part))})",
+            f"WHERE (occurred_on, event_id) IN ({placeholders(2, len(part))})",
             tuple(value for key in part for value in key),
         )
-
-
-def _device_ids(events: Iterable[StatsEvent]) -> tuple[list[str], set[str]]:
-    """Device ids the events name, and those named by pairing events (which need the whole row)."""
-    found: dict[str, None] = {}
-    pairing: set[str] = set()
-    for event in events:
-        if isinstance(event, ReadingCreated):
-            if event.data.device_id:
-                found[event.data.device_id] = None
-        elif isinstance(event, DevicePaired | DeviceUnpaired):
-            found[event.data.device_id] = None
-            pairing.add(event.data.device_id)
-    return list(found), pairing
-
-
-async def _load_devices(cur: aiomysql.Cursor, events: Sequence[StatsEvent], known: KnownRows) -> dict[str, DeviceState]:
-    """State of every device the events name: model from the cache, else stats_devices, else devices."""
-    ids, pairing = _device_ids(events)
-    owner: dict[str, tuple[str, str]] = {}
-    for event in events:
-        device_id = getattr(event.data, "device_id", None)
-        if device_id and device_id not in owner:
-            owner[device_id] = (event.user_id, event.region)
-    states: dict[str, DeviceState] = {}
-    for device_id in ids:
-        remembered = known.devices.get(device_id)
-        if remembered is not None and device_id not in pairing:
-            (model, last_seen), (user_id, region) = remembered, owner[device_id]
-            states[device_id] = DeviceState(
-                device_id, user_id, region, None, model, None, None, None, last_seen, partial=True
-            )
-    lookup = [i for i in ids if i not in states]
-    for part in chunks(lookup):
-        marks = ", ".join(["%s"] * len(part))
-        if pairing.intersection(part):  # pairing events rewrite the whole row: read all of it
-            await cur.execute(
-                "SELECT device_id, user_id, region, kind, model, firmware, paired_at, unpaired_at, last_seen_at "  # noqa: S608
-                f"FROM stats_devices WHERE device_id IN ({marks})",
-                tuple(part),
-            )
-            for row in await cur.fetchall():
-                states[row[0]] = DeviceState(*row)
-            continue
-        # readings need only the model and the last seen time
-        await cur.execute(
-            f"SELECT device_id, model, last_seen_at FROM stats_devices WHERE device_id IN ({marks})",  # noqa: S608
-            tuple(part),
-        )
-        for device_id, model, last_seen in await cur.fetchall():
-            user_id, region = owner[device_id]
-            states[device_id] = DeviceState(
-                device_id, user_id, region, None, model, None, None, None, last_seen, partial=True
-            )
-    missing = [i for i in lookup if i not in states]
-    # Devices paired before this consumer's history (or whose device.paired event is older than the
-    # topic's retention): the model is immutable, so the devices row is as good as the event.
-    for part in chunks(missing):
-        await cur.execute(
-            "SELECT id, user_id, kind, model, firmware, paired_at, unpaired_at FROM devices "  # noqa: S608
-            f"WHERE id IN ({', '.join(['%s'] * len(part))})",
-            tuple(part),
-        )
-        for device_id, user_id, kind, model, firmware, paired_at, unpaired_at in await cur.fetchall():
-            if device_id in owner:  # a case-insensitive match on another spelling is not ours
-                region = owner[device_id][1]
-                states[device_id] = DeviceState(
-                    device_id,
-                    user_id,
-                    region,
-                    kind,
-                    key_text(model),
-                    firmware,
-                    paired_at,
-                    unpaired_at,
-                    None,
-                    dirty=True,
-                )
-    return states
 
 
 def _fold(
@@ -372,21 +213,6 @@ def _fold(
     return deltas, accepted
 
 
-def values_sql(conn: aiomysql.Connection, rows: Iterable[tuple[Any, ...]], shared: int) -> str:
-    """The VALUES list of ``rows`` with the driver's escaping; the first ``shared`` columns repeat across
-    rows (a group's day, region, model, type), so their literals are built once per distinct prefix."""
-    escape = conn.escape
-    heads: dict[tuple[Any, ...], str] = {}
-    parts = []
-    for row in rows:
-        head = row[:shared]
-        literal = heads.get(head)
-        if literal is None:
-            literal = heads[head] = "(" + ", ".join(escape(v) for v in head)
-        parts.append(literal + "".join(", " + escape(v) for v in row[shared:]) + ")")
-    return ", ".join(parts)
-
-
 async def _insert_new(
     cur: aiomysql.Cursor, table: str, columns: tuple[str, ...], rows_by_key: dict[RowKey, list[tuple[Any, ...]]]
 ) -> Counter[RowKey]:
@@ -425,7 +251,7 @@ def _by_group(members: Iterable[Member]) -> dict[Group, list[tuple[Any, ...]]]:
     return grouped
 
 
-async def _apply_daily(cur: aiomysql.Cursor, deltas: _Deltas, known: KnownRows, learned: _Learned) -> None:
+async def _apply_daily(cur: aiomysql.Cursor, deltas: _Deltas, known: KnownRows, learned: Learned) -> None:
     if not deltas.readings:
         return
     columns = ("day", "region", "model", "reading_type", "user_id", "device_id")
@@ -446,7 +272,7 @@ async def _apply_daily(cur: aiomysql.Cursor, deltas: _Deltas, known: KnownRows, 
     learned.members = deltas.markers | deltas.devices
 
 
-async def _apply_regions(cur: aiomysql.Cursor, deltas: _Deltas, known: KnownRows, learned: _Learned) -> None:
+async def _apply_regions(cur: aiomysql.Cursor, deltas: _Deltas, known: KnownRows, learned: Learned) -> None:
     if not deltas.region_readings:
         return
     unknown: dict[tuple[date, str], list[tuple[Any, ...]]] = {}
@@ -461,44 +287,3 @@ async def _apply_regions(cur: aiomysql.Cursor, deltas: _Deltas, known: KnownRows
         [(*key, count, new_users[key]) for key, count in sorted(deltas.region_readings.items())],
     )
     learned.region_members = deltas.region_members
-
-
-async def _save_devices(cur: aiomysql.Cursor, states: Iterable[DeviceState]) -> None:
-    """Whole rows for devices whose state changed; only last_seen_at for the rest that saw a reading."""
-    whole, seen = [], []
-    for s in sorted(states, key=lambda s: s.device_id):
-        if s.dirty and not s.partial:
-            whole.append(
-                (
-                    s.device_id,
-                    s.user_id,
-                    s.region,
-                    s.kind,
-                    s.model,
-                    s.firmware,
-                    s.paired_at,
-                    s.unpaired_at,
-                    s.newest_seen,
-                )
-            )
-        elif s.seen is not None:
-            seen.append((s.device_id, s.user_id, s.region, s.model, s.seen))
-    # last_seen_at only moves forward, whatever order two writers commit in
-    if whole:
-        await cur.executemany(
-            "INSERT INTO stats_devices (device_id, user_id, region, kind, model, firmware, paired_at, unpaired_at, "
-            "last_seen_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) ON DUPLICATE KEY UPDATE "
-            "user_id = VALUES(user_id), region = VALUES(region), kind = VALUES(kind), model = VALUES(model), "
-            "firmware = VALUES(firmware), paired_at = VALUES(paired_at), unpaired_at = VALUES(unpaired_at), "
-            "last_seen_at = GREATEST(COALESCE(last_seen_at, VALUES(last_seen_at)), "
-            "COALESCE(VALUES(last_seen_at), last_seen_at))",
-            whole,
-        )
-    if seen:
-        # the rows exist (read above, or remembered after an earlier commit); the insert part never runs
-        await cur.executemany(
-            "INSERT INTO stats_devices (device_id, user_id, region, model, last_seen_at) VALUES (%s, %s, %s, %s, %s) "
-            "ON DUPLICATE KEY UPDATE last_seen_at = GREATEST(COALESCE(last_seen_at, VALUES(last_seen_at)), "
-            "VALUES(last_seen_at))",
-            seen,
-        )

@@ -15,10 +15,6 @@ class UnknownJobError(StatsError):
         self.job = job
 
 
-class JobFailedError(StatsError):
-    """A job run ended with status failed; the run's row in job_runs holds the error."""
-
-
 class EventRejectedError(StatsError):
     """An event that cannot be applied (malformed, or naming something unknown); it goes to the DLQ."""
 

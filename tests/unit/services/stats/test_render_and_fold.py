@@ -7,7 +7,8 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from services.stats.aggregates import BatchOutcome, DeviceState, _fold
+from services.stats.aggregates import BatchOutcome, _fold
+from services.stats.device_state import DeviceState
 from services.stats.events import NO_DEVICE_MODEL, StatsEvent, parse_event
 from services.stats.routes.render import plain
 
