@@ -17,7 +17,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from services.validation.errors import ValidatorError
-from services.validation.legacy_state import parse_offsets
+from services.validation.offsets import parse_offsets
 from services.validation.report import Report
 from services.validation.validator import AUTO, ValidateOptions, validate
 from shared.db.connection import DatabaseUnavailableError
@@ -72,6 +72,14 @@ def validate_command(
     database: Annotated[
         str | None, typer.Option("--database", help="Database name (default VITALSYNC_DB_NAME).")
     ] = None,
+    kafka_topic: Annotated[
+        str | None,
+        typer.Option(
+            "--kafka-topic",
+            help="Read the changes from this topic (from the snapshot's offsets up to --upto-offsets or the "
+            "current end) instead of DIR/changes.jsonl(.gz).",
+        ),
+    ] = None,
     mapping: Annotated[
         Path | None, typer.Option("--mapping", help="Bucket mapping YAML (default: the old app's).")
     ] = None,
@@ -98,6 +106,7 @@ def validate_command(
             mapping_path=str(mapping) if mapping else None,
             workers=workers,
             json_encoding=json_encoding,
+            kafka_topic=kafka_topic,
         )
         with Progress(
             SpinnerColumn(),

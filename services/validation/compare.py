@@ -21,10 +21,11 @@ from typing import Any
 import aiomysql
 
 from services.validation import target
-from services.validation.canonical import TABLES, JsonEncoding, TableSpec, values_from_canonical
+from services.validation.canonical import TABLES, TableSpec, values_from_canonical
 from services.validation.diff import diff_row
-from services.validation.expected import FAILED, PARTITION_CHARS, ROW, TOMBSTONE, partition_files_glob
 from services.validation.findings import EXTRA_IN_TARGET, MISSING_IN_TARGET, Finding, FindingSink
+from services.validation.json_encodings import JsonEncoding
+from services.validation.worker import FAILED, PARTITION_CHARS, ROW, TOMBSTONE, partition_files_glob
 
 LEAF_ROWS = 2000
 USER_ID_CHARS = 36

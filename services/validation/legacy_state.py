@@ -5,8 +5,10 @@ Inputs in the legacy directory:
 - ``snapshot.jsonl.gz``: a ``{"snapshot": {"topic", "partitions": {p: next_offset}, "taken_at"}}`` header,
   then one SNAPSHOT record per object (``op, appID, scope, bucket, objectID, version, modifiedAt, object``);
 - ``changes.jsonl.gz`` or ``changes.jsonl`` (optional): the change topic's CREATE/UPDATE/DELETE records
-  in topic order, each optionally with the Kafka ``partition`` and ``offset`` it had; without them the
-  partition is Kafka's default partitioner's (murmur2 of the key) and offsets count up from the header's;
+  in topic order: either as `vitalsync legacy export` writes them, ``{"partition", "offset",
+  "timestamp_ms", "record": {...}}``, or bare records, optionally with ``partition`` and ``offset``
+  fields; without coordinates the partition is Kafka's default partitioner's (murmur2 of the key) and
+  offsets count up from the header's;
 - ``users.jsonl`` (optional): the platform's user export; its ids tell an account that was never
   migrated apart from one that was deleted on the platform (an orphan).
 
@@ -28,7 +30,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from services.validation.errors import LegacyInputError, OffsetsError
+from services.validation.errors import LegacyInputError
+from services.validation.offsets import partition_for
 from shared.legacy.transform import as_legacy_record
 from shared.legacy.transform.records import SCOPE_APP, SCOPE_FIELDS, RecordShapeError, object_key
 
@@ -40,7 +43,6 @@ READ_BYTES = 256 * 1024
 LIVE_OPS = frozenset({"SNAPSHOT", "CREATE", "UPDATE"})
 DELETE_OP = "DELETE"
 KAFKA_COORDINATES = ("partition", "offset")
-_MASK_32 = 0xFFFFFFFF
 
 # A change index entry: (version, deleted, offset, length, live_version, live_offset, live_length);
 # the live_* fields name the newest non-DELETE record of the key (-1 when there is none), which a
@@ -138,49 +140,6 @@ def read_header(path: Path) -> SnapshotHeader:
     raise LegacyInputError(f"{path} is empty")
 
 
-def parse_offsets(text: str | None) -> dict[int, int] | None:
-    """``"0:120,1:98"`` -> {0: 120, 1: 98}: per partition, the first offset NOT to include."""
-    if text is None or not text.strip():
-        return None
-    offsets: dict[int, int] = {}
-    for part in text.split(","):
-        partition, sep, offset = part.strip().partition(":")
-        if not sep or not partition.isdigit() or not offset.isdigit():
-            raise OffsetsError(f"--upto-offsets wants PARTITION:OFFSET[,...], got {part.strip()!r}")
-        offsets[int(partition)] = int(offset)
-    return offsets
-
-
-def murmur2(data: bytes) -> int:
-    """Kafka's murmur2 (seed 0x9747b28c) as the signed 32-bit int Java's Utils.murmur2 returns."""
-    m, r = 0x5BD1E995, 24
-    length = len(data)
-    h = (0x9747B28C ^ length) & _MASK_32
-    whole = length - length % 4
-    for index in range(0, whole, 4):
-        k = (int.from_bytes(data[index : index + 4], "little") * m) & _MASK_32
-        k ^= k >> r
-        k = (k * m) & _MASK_32
-        h = ((h * m) & _MASK_32) ^ k
-    tail = length % 4
-    if tail:
-        if tail == 3:
-            h ^= data[whole + 2] << 16
-        if tail >= 2:
-            h ^= data[whole + 1] << 8
-        h ^= data[whole]
-        h = (h * m) & _MASK_32
-    h ^= h >> 13
-    h = (h * m) & _MASK_32
-    h ^= h >> 15
-    return h - (1 << 32) if h & 0x80000000 else h
-
-
-def partition_for(key: str, partitions: int) -> int:
-    """The partition Kafka's default partitioner gives a record keyed by key (toPositive(murmur2) % n)."""
-    return (murmur2(key.encode("utf-8")) & 0x7FFFFFFF) % partitions
-
-
 @dataclass(frozen=True, slots=True)
 class ParsedRecord:
     """One export record line, parsed, with its key, bucket and version."""
@@ -224,6 +183,11 @@ def parse_record(line: bytes | str, where: str) -> ParsedRecord | BadRecord:
         value = json.loads(line)
     except ValueError as exc:
         return BadRecord(where, "line", f"not JSON: {exc}")
+    return parse_value(value, where)
+
+
+def parse_value(value: Any, where: str) -> ParsedRecord | BadRecord:
+    """One export record, already parsed from JSON; BadRecord when it is not a record."""
     if not isinstance(value, dict):
         return BadRecord(where, "line", "not a JSON object")
     op = value.get("op")
@@ -323,11 +287,22 @@ def build_change_index(
     with lines_path.open("wb") as spill:
         for number, line in enumerate(read_lines(changes), start=1):
             stats.records += 1
-            parsed = parse_record(line, f"{changes.name}:{number}")
+            where = f"{changes.name}:{number}"
+            try:
+                value = json.loads(line)
+            except ValueError as exc:
+                stats.malformed.append(BadRecord(where, "line", f"not JSON: {exc}"))
+                continue
+            coordinates = value
+            if isinstance(value, dict) and isinstance(value.get("record"), dict):
+                # a topic dump line (`vitalsync legacy export`): {"partition", "offset", "timestamp_ms", "record"}
+                value = value["record"]
+                line = json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+            parsed = parse_value(value, where)
             if isinstance(parsed, BadRecord):
                 stats.malformed.append(parsed)
                 continue
-            partition, offset = parsed.value.get("partition"), parsed.value.get("offset")
+            partition, offset = coordinates.get("partition"), coordinates.get("offset")
             if not isinstance(partition, int) or not isinstance(offset, int):
                 partition = partition_for(parsed.key, partitions)
                 offset = next_offsets.get(partition, 0)

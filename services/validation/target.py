@@ -13,15 +13,8 @@ from typing import Any
 
 import aiomysql
 
-from services.validation.canonical import (
-    Dialect,
-    JsonEncoding,
-    TableSpec,
-    as_int,
-    checksum_sql,
-    db_values,
-    select_columns,
-)
+from services.validation.canonical import TableSpec, as_int, checksum_sql, db_values, select_columns
+from services.validation.json_encodings import Dialect, JsonEncoding
 
 _SCOPE = "t.user_id IN (SELECT u.id FROM users u WHERE u.legacy_user_id IS NOT NULL)"
 _KEYS_PER_QUERY = 500
@@ -76,9 +69,12 @@ _SAMPLE_QUERIES = (
     f"SELECT t.reading_values FROM readings t WHERE {_SCOPE} LIMIT %s",  # noqa: S608
     f"SELECT t.document FROM device_settings t WHERE {_SCOPE} LIMIT %s",  # noqa: S608
 )
+# Readings: a primary-key range at the start of the table, joined to users in that order, so the cost
+# stays bounded whatever the table's size (an IN (SELECT ...) could be planned users-first).
 _TELLING_QUERIES = (
-    "SELECT s.reading_values FROM (SELECT t.reading_values FROM readings t "  # noqa: S608
-    f"WHERE {_SCOPE} ORDER BY t.id LIMIT 200000) s WHERE {_TELLING.format(c='s.reading_values')} LIMIT %s",
+    "SELECT t.reading_values FROM readings t STRAIGHT_JOIN users u ON u.id = t.user_id "  # noqa: S608
+    "WHERE t.id < (SELECT MIN(r.id) FROM readings r) + 200000 AND u.legacy_user_id IS NOT NULL "
+    f"AND {_TELLING.format(c='t.reading_values')} LIMIT %s",
     f"SELECT t.document FROM device_settings t WHERE {_SCOPE} AND {_TELLING.format(c='t.document')} LIMIT %s",  # noqa: S608
 )
 

@@ -21,17 +21,17 @@ from pathlib import Path
 import aiomysql
 
 from services.validation import target
-from services.validation.canonical import JSON_ENCODINGS, TABLES, JsonEncoding, pick_encoding
+from services.validation.canonical import TABLES
 from services.validation.compare import LEAF_ROWS, Narrower
 from services.validation.errors import LegacyInputError, ValidatorError
-from services.validation.expected import SEGMENT_CHARS, ExpectedSide, build_expected, load_bucket_mapping
+from services.validation.expected import build_expected
 from services.validation.findings import EXTRA_IN_TARGET, MISSING_IN_TARGET, Finding, FindingSink
 from services.validation.html import write_html
+from services.validation.json_encodings import JSON_ENCODINGS, JsonEncoding, pick_encoding
+from services.validation.kafka_changes import dump_topic
 from services.validation.legacy_state import (
     SNAPSHOT_FILE,
     USERS_FILE,
-    ChangeIndex,
-    SnapshotHeader,
     build_change_index,
     find_changes_file,
     read_header,
@@ -42,18 +42,14 @@ from services.validation.report import (
     HTML_FILE,
     REPORT_FILE,
     Checksums,
-    Inputs,
-    PatternReport,
     Report,
-    Totals,
-    TypeRow,
     examples_of,
-    samples_of,
     write_report,
 )
-from services.validation.rules import Rules, judge, load_rules
+from services.validation.rules import load_rules
+from services.validation.summary import inputs_of, judge_patterns, per_type_rows, totals_of
+from services.validation.worker import SEGMENT_CHARS, load_bucket_mapping
 from shared.db.connection import connect
-from shared.legacy.transform import BucketMapping, DeviceBucket, ReadingBucket, SettingsBucket
 from shared.settings import CommonSettings
 
 ProgressCallback = Callable[[int], None]
@@ -76,6 +72,8 @@ class ValidateOptions:
     segment_chars: int = SEGMENT_CHARS
     leaf_rows: int = LEAF_ROWS
     spill_dir: Path | None = None
+    # read the change records from this Kafka topic (VITALSYNC_KAFKA_BOOTSTRAP) instead of a changes file
+    kafka_topic: str | None = None
 
 
 @dataclass(slots=True)
@@ -149,7 +147,17 @@ async def validate(options: ValidateOptions, progress: ProgressCallback | None =
     sink = FindingSink(options.out_dir / CSV_FILE)
     try:
         with tempfile.TemporaryDirectory(prefix="vitalsync-validate-", dir=options.spill_dir) as spill:
-            index = build_change_index(find_changes_file(options.legacy_dir), header, options.upto_offsets, Path(spill))
+            changes = find_changes_file(options.legacy_dir)
+            if options.kafka_topic is not None:
+                changes = Path(spill) / "changes-from-kafka.jsonl"
+                await dump_topic(
+                    options.settings.kafka_bootstrap,
+                    options.kafka_topic,
+                    header.partitions,
+                    changes,
+                    upto=options.upto_offsets,
+                )
+            index = build_change_index(changes, header, options.upto_offsets, Path(spill))
             for bad in index.stats.malformed:
                 sink.add(Finding("legacy_failure", bad.where, "record", "MALFORMED_OBJECT", bad.field, bad.message))
             legacy_user_ids = read_legacy_user_ids(options.legacy_dir / USERS_FILE)
@@ -192,17 +200,17 @@ async def validate(options: ValidateOptions, progress: ProgressCallback | None =
                 index.close()
     finally:
         sink.close()
-    per_type = _per_type(
+    per_type = per_type_rows(
         mapping, expected, actual.type_counts, narrower, legacy_user_ids, users, missing_users, extra_users
     )
-    patterns, reasons, accepted_failures = _judge(rules, sink, expected)
-    totals = _totals(per_type, sink, patterns, accepted_failures, legacy_user_ids, users)
+    patterns, reasons, accepted_failures = judge_patterns(rules, sink, expected)
+    totals = totals_of(per_type, sink, patterns, accepted_failures, legacy_user_ids, users)
     report = Report(
         verdict="fail" if reasons else "pass",
         verdict_reasons=reasons,
         generated_at=datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
         duration_s=round(time.monotonic() - started, 3),
-        inputs=_inputs(options, header, index, database, version, rules_source),
+        inputs=inputs_of(options, header, index, database, version, rules_source),
         totals=totals,
         per_type=per_type,
         patterns=patterns,
@@ -220,171 +228,3 @@ async def validate(options: ValidateOptions, progress: ProgressCallback | None =
     write_report(report, options.out_dir)
     write_html(report, options.out_dir / HTML_FILE)
     return report
-
-
-def _inputs(
-    options: ValidateOptions, header: SnapshotHeader, index: ChangeIndex, database: str, version: str, rules: str
-) -> Inputs:
-    stats = index.stats
-    return Inputs(
-        legacy_dir=str(options.legacy_dir),
-        snapshot_file=SNAPSHOT_FILE,
-        snapshot_topic=header.topic,
-        snapshot_taken_at=header.taken_at,
-        snapshot_offsets={str(p): o for p, o in sorted(header.partitions.items())},
-        changes_file=Path(stats.file).name if stats.file else None,
-        change_records=stats.records,
-        changes_applied=stats.applied,
-        changes_beyond_offsets=stats.beyond_offsets,
-        changes_malformed=len(stats.malformed),
-        upto_offsets={str(p): o for p, o in sorted(options.upto_offsets.items())} if options.upto_offsets else None,
-        database=database,
-        server_version=version,
-        mapping=options.mapping_path or "(default) shared/legacy/transform/default_mapping.yaml",
-        rules_file=rules,
-    )
-
-
-def _per_type(
-    mapping: BucketMapping,
-    expected: ExpectedSide,
-    type_counts: Counter[tuple[str, str]],
-    narrower: Narrower,
-    legacy_user_ids: set[str] | None,
-    users: dict[str, str],
-    missing_users: int,
-    extra_users: int,
-) -> list[TypeRow]:
-    """One row per mapped bucket (mapping order), users first, then buckets the mapping does not know."""
-    rows: list[TypeRow] = []
-    legacy_users = len(legacy_user_ids) if legacy_user_ids is not None else len(users)
-    rows.append(
-        TypeRow(
-            bucket=None,
-            table="users",
-            type="user",
-            legacy_objects=legacy_users,
-            legacy_deleted=0,
-            legacy_failed=0,
-            expected_rows=legacy_users,
-            target_rows=len(users),
-            matched=legacy_users - missing_users,
-            missing=missing_users,
-            extra=extra_users,
-            mismatched=0,
-        )
-    )
-    seen: set[str] = set()
-    by_type = narrower.by_type
-    for entry in mapping.buckets:
-        label: str
-        if isinstance(entry, ReadingBucket):
-            table, label = "readings", str(entry.reading_type)
-        elif isinstance(entry, DeviceBucket):
-            table, label = "devices", "device"
-        elif isinstance(entry, SettingsBucket):
-            table, label = "device_settings", "device_settings"
-        else:
-            continue
-        seen.add(entry.bucket)
-        counts = expected.buckets.get(entry.bucket)
-        key = (table, label)
-        expected_rows = expected.rows_by_type.get(key, 0)
-        missing, mismatched = by_type.missing.get(key, 0), by_type.mismatched.get(key, 0)
-        rows.append(
-            TypeRow(
-                bucket=entry.bucket,
-                table=table,
-                type=label,
-                legacy_objects=counts.live if counts else 0,
-                legacy_deleted=counts.deleted if counts else 0,
-                legacy_failed=counts.failed if counts else 0,
-                expected_rows=expected_rows,
-                target_rows=type_counts.get(key, 0),
-                matched=expected_rows - missing - mismatched,
-                missing=missing,
-                extra=by_type.extra.get(key, 0),
-                mismatched=mismatched,
-            )
-        )
-    for bucket, counts in sorted(expected.buckets.items()):
-        if bucket not in seen:
-            rows.append(
-                TypeRow(
-                    bucket=bucket,
-                    table=None,
-                    type=bucket,
-                    legacy_objects=counts.live,
-                    legacy_deleted=counts.deleted,
-                    legacy_failed=counts.failed,
-                    expected_rows=counts.rows,
-                    target_rows=0,
-                    matched=counts.rows,
-                    missing=0,
-                    extra=0,
-                    mismatched=0,
-                )
-            )
-    return rows
-
-
-def _judge(rules: Rules, sink: FindingSink, expected: ExpectedSide) -> tuple[list[PatternReport], list[str], int]:
-    """Each pattern's status under the rules; the verdict's reasons; accepted legacy failures."""
-    denominator = sum(counts.live for counts in expected.buckets.values())
-    patterns: list[PatternReport] = []
-    reasons: list[str] = []
-    accepted_failures = 0
-    for tally in sorted(sink.patterns.values(), key=lambda t: (t.kind != "legacy_failure", t.pattern)):
-        judgement = judge(rules, tally.pattern, tally.count, denominator)
-        if judgement.reason:
-            reasons.append(judgement.reason)
-        if judgement.status == "accepted" and tally.kind == "legacy_failure":
-            accepted_failures += tally.count
-        patterns.append(
-            PatternReport(
-                pattern=tally.pattern,
-                kind=tally.kind,
-                count=tally.count,
-                ratio=round(judgement.ratio, 6),
-                accepted=judgement.status == "accepted",
-                status=judgement.status,
-                rule=judgement.rule,
-                reason=judgement.reason,
-                by_type=dict(sorted(tally.by_type.items())),
-                samples=samples_of(tally),
-            )
-        )
-    limit = rules.limits.max_legacy_failure_ratio
-    if limit is not None and denominator and accepted_failures / denominator > limit:
-        reasons.append(
-            f"accepted legacy failures are {accepted_failures / denominator:.2%} of legacy objects, "
-            f"over the limit of {limit:.2%}"
-        )
-    return patterns, reasons, accepted_failures
-
-
-def _totals(
-    per_type: list[TypeRow],
-    sink: FindingSink,
-    patterns: list[PatternReport],
-    accepted_failures: int,
-    legacy_user_ids: set[str] | None,
-    users: dict[str, str],
-) -> Totals:
-    data = [row for row in per_type if row.table != "users"]
-    return Totals(
-        legacy_objects=sum(row.legacy_objects for row in data),
-        legacy_deleted=sum(row.legacy_deleted for row in data),
-        legacy_failed=sum(row.legacy_failed for row in data),
-        legacy_failed_accepted=accepted_failures,
-        expected_rows=sum(row.expected_rows for row in data),
-        target_rows=sum(row.target_rows for row in data),
-        matched_rows=sum(row.matched for row in data),
-        missing_rows=sum(row.missing for row in data),
-        extra_rows=sum(row.extra for row in data),
-        mismatched_rows=sum(row.mismatched for row in data),
-        findings=sink.count(),
-        unaccepted_findings=sum(p.count for p in patterns if not p.accepted),
-        legacy_users=len(legacy_user_ids) if legacy_user_ids is not None else None,
-        migrated_users=len(users),
-    )

@@ -22,15 +22,14 @@ from hypothesis import strategies as st
 from services.validation import target
 from services.validation.canonical import (
     DEVICE_SETTINGS,
-    JSON_ENCODINGS,
     READINGS,
     checksum_sql,
     datetime_text,
     db_values,
-    pick_encoding,
     row_checksum,
     select_columns,
 )
+from services.validation.json_encodings import JSON_ENCODINGS, pick_encoding
 from shared.db.connection import connect
 from shared.settings import CommonSettings
 

@@ -12,15 +12,14 @@ from hypothesis import strategies as st
 
 from services.validation.canonical import (
     FIELD_SEPARATOR,
-    JSON_ENCODINGS,
     NULL_TEXT,
     READINGS,
     canonical_text,
     datetime_text,
     micro_units,
-    pick_encoding,
     row_values,
 )
+from services.validation.json_encodings import JSON_ENCODINGS, pick_encoding
 from shared.legacy.transform import ReadingRow
 
 # JSON_NORMALIZE output of MariaDB 10.11.19 for these numbers (captured with SELECT JSON_NORMALIZE('[...]')).

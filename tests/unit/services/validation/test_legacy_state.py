@@ -15,13 +15,11 @@ from services.validation.legacy_state import (
     FinalObject,
     build_change_index,
     iter_final_state,
-    murmur2,
-    parse_offsets,
-    partition_for,
     read_chunks,
     read_header,
     read_lines,
 )
+from services.validation.offsets import murmur2, parse_offsets, partition_for
 from simulator.legacy.changes import generate_changes
 from simulator.legacy.dataset import generate_dataset
 from simulator.legacy.export_format import dumps_line, write_snapshot
@@ -102,6 +100,21 @@ def test_upto_offsets_cut_the_stream_per_partition(legacy: Legacy, tmp_path: Pat
     assert len(kept) < len(changes)
     live = {key: final.record for key, final in state.items() if not final.deleted}
     assert live == {key: record.to_json() for key, record in replay([*snapshot, *kept]).items()}
+
+
+def test_the_legacy_exports_topic_dump_format_is_read(legacy: Legacy, tmp_path: Path) -> None:
+    """`vitalsync legacy export` writes {"partition", "offset", "timestamp_ms", "record"} lines."""
+    directory, snapshot, changes = legacy
+    dump = tmp_path / "dump"
+    dump.mkdir()
+    (dump / "snapshot.jsonl.gz").write_bytes((directory / "snapshot.jsonl.gz").read_bytes())
+    with gzip.open(dump / "changes.jsonl.gz", "wt", encoding="utf-8") as out:
+        for offset, record in enumerate(changes):
+            line = {"partition": 1, "offset": 500 + offset, "timestamp_ms": 1, "record": record.to_json()}
+            out.write(dumps_line(line) + "\n")
+    state = final_state(dump, tmp_path, {1: 500 + 150})
+    live = {key: final.record for key, final in state.items() if not final.deleted}
+    assert live == {key: record.to_json() for key, record in replay([*snapshot, *changes[:150]]).items()}
 
 
 def test_explicit_coordinates_win_over_derived_ones(legacy: Legacy, tmp_path: Path) -> None:
