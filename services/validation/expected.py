@@ -55,6 +55,8 @@ from shared.legacy.transform import (
 )
 
 UNSEEN_BATCH = 5000
+# ~28,000 records per task: fewer tasks, fewer appends to each partition file (one per task and partition)
+TASK_CHUNK_BYTES = 16 * 1024 * 1024
 INLINE_SNAPSHOT_BYTES = 8 * 1024 * 1024  # smaller snapshots are transformed in-process (no spawn cost)
 
 ProgressCallback = Callable[[int], None]
@@ -145,10 +147,10 @@ def known_devices(
 
 
 def _snapshot_chunks(snapshot: Path) -> Iterator[tuple[bytes, int]]:
-    """The snapshot's record lines in chunks, with the line number each chunk starts at."""
+    """The snapshot's record lines in chunks (one task each), with the line number each chunk starts at."""
     line = 1
     first = True
-    for chunk in read_chunks(snapshot):
+    for chunk in read_chunks(snapshot, TASK_CHUNK_BYTES):
         if first:
             first = False
             cut = chunk.find(b"\n")

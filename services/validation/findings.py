@@ -73,7 +73,6 @@ class FindingSink:
         self._writer = csv.writer(self._file)
         self._writer.writerow(CSV_COLUMNS)
         self.patterns: dict[str, PatternTally] = {}
-        self.by_type_kind: Counter[tuple[str, str]] = Counter()
 
     def add(self, finding: Finding) -> None:
         """Record one finding."""

@@ -160,11 +160,3 @@ async def full_rows(
                 values = db_values(spec, row)
                 found[(values["user_id"], str(values[spec.key_column]))] = values
     return found
-
-
-async def user_count(conn: aiomysql.Connection) -> int:
-    """Migrated users in the database."""
-    async with conn.cursor() as cur:
-        await cur.execute("SELECT COUNT(*) FROM users WHERE legacy_user_id IS NOT NULL")
-        (count,) = await cur.fetchone()
-    return int(count)
