@@ -36,6 +36,7 @@ PORTS = {
     "VITALSYNC_AUTH_PORT": "18081",
     "VITALSYNC_SYNC_PORT": "18082",
     "VITALSYNC_STATS_PORT": "18083",
+    "VITALSYNC_RELAY_PORT": "18086",
 }
 IDLE_SETTLE_S = 5.0
 HELLO = (
@@ -101,7 +102,7 @@ def main() -> None:
         rss = {
             name: rss_mb(row.pid)
             for row in stack.status()
-            if (name := row.name) in ("auth", "sync", "stats") and row.pid
+            if (name := row.name) in ("auth", "sync", "stats", "relay") and row.pid
         }
         stack.down()
         bare = bare_kafka_start(stack)

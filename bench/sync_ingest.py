@@ -6,7 +6,10 @@ shared/store/change_log.py), uploading batches of 50 or 200 new readings. Baseli
 same rows inserted with aiomysql ``executemany`` straight into ``readings`` (no HTTP, validation,
 change_log or outbox).
 
-    .venv/bin/python -m bench.sync_ingest [--seconds 20] [--json]
+    .venv/bin/python -m bench.sync_ingest [--seconds 20] [--rate 5000] [--json]
+
+Without ``--rate`` the 16 users post in a closed loop (throughput ceiling); with it, batches are offered
+at that rate (open loop) and latency counts from when each batch was due.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import platform
 import statistics
 import time
 import uuid
+from typing import Any
 
 import aiohttp
 
@@ -54,35 +58,70 @@ async def make_user(http: aiohttp.ClientSession, edge: str) -> tuple[str, str, s
     return body["user_id"], token, device["id"]
 
 
-async def run_ingest(edge: str, batch_size: int, seconds: float) -> dict[str, float]:
+class Uploader:
+    """Posts numbered batches of new readings for one user; counts what the service accepted."""
+
+    def __init__(self, http: aiohttp.ClientSession, edge: str, token: str, device_id: str) -> None:
+        self.http, self.edge, self.token, self.device_id = http, edge, token, device_id
+        self.sent = 0
+        self.accepted = 0
+
+    async def post(self, batch_size: int) -> None:
+        batch = [reading(f"b{self.sent + i}", self.sent + i) for i in range(batch_size)]
+        self.sent += batch_size
+        async with self.http.post(
+            f"{self.edge}/v1/readings:batch",
+            headers={"Authorization": f"Bearer {self.token}"},
+            json={"device_id": self.device_id, "readings": batch},
+        ) as response:
+            body = await response.json()
+        self.accepted += sum(1 for r in body["results"] if r["status"] == "accepted")
+
+
+async def run_ingest(edge: str, batch_size: int, seconds: float, rate: float | None = None) -> dict[str, Any]:
+    """Closed loop (each of 16 users posts again as soon as answered) or, with ``rate``, open loop.
+
+    Open loop: a batch is due every ``batch_size / rate`` seconds whether or not earlier ones were
+    answered; it waits for a free user (at most 16 in flight) and its latency counts from the moment it
+    was due, so a slow service shows up in p99 instead of silently lowering the offered load.
+    """
     latencies: list[float] = []
-    accepted = 0
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=CONCURRENCY)) as http:
         users = await asyncio.gather(*(make_user(http, edge) for _ in range(CONCURRENCY)))
-        deadline = time.perf_counter() + seconds
-
-        async def worker(token: str, device_id: str) -> None:
-            nonlocal accepted
-            n = 0
-            while time.perf_counter() < deadline:
-                batch = [reading(f"b{n + i}", n + i) for i in range(batch_size)]
-                n += batch_size
-                started = time.perf_counter()
-                async with http.post(
-                    f"{edge}/v1/readings:batch",
-                    headers={"Authorization": f"Bearer {token}"},
-                    json={"device_id": device_id, "readings": batch},
-                ) as response:
-                    body = await response.json()
-                latencies.append(time.perf_counter() - started)
-                accepted += sum(1 for r in body["results"] if r["status"] == "accepted")
-
+        uploaders = [Uploader(http, edge, token, device) for _, token, device in users]
         started = time.perf_counter()
-        await asyncio.gather(*(worker(token, device) for _, token, device in users))
+        deadline = started + seconds
+
+        async def closed_loop(uploader: Uploader) -> None:
+            while time.perf_counter() < deadline:
+                sent_at = time.perf_counter()
+                await uploader.post(batch_size)
+                latencies.append(time.perf_counter() - sent_at)
+
+        async def due(free: asyncio.Queue[Uploader], due_at: float) -> None:
+            uploader = await free.get()
+            await uploader.post(batch_size)
+            latencies.append(time.perf_counter() - due_at)
+            free.put_nowait(uploader)
+
+        if rate is None:
+            await asyncio.gather(*(closed_loop(u) for u in uploaders))
+        else:
+            free: asyncio.Queue[Uploader] = asyncio.Queue()
+            for uploader in uploaders:
+                free.put_nowait(uploader)
+            interval = batch_size / rate
+            pending = []
+            for k in range(int(seconds / interval)):
+                await asyncio.sleep(max(0.0, started + k * interval - time.perf_counter()))
+                pending.append(asyncio.create_task(due(free, started + k * interval)))
+            await asyncio.gather(*pending)
         elapsed = time.perf_counter() - started
+    accepted = sum(u.accepted for u in uploaders)
     latencies.sort()
     return {
         "batch_size": batch_size,
+        "offered_per_s": rate or "closed loop",
         "requests": len(latencies),
         "readings_accepted": accepted,
         "readings_per_s": round(accepted / elapsed),
@@ -132,12 +171,12 @@ async def run_baseline(rows: int, batch_size: int) -> float:
     return per_worker * CONCURRENCY / (time.perf_counter() - started)
 
 
-async def main_async(seconds: float) -> dict[str, object]:
+async def main_async(seconds: float, rate: float | None) -> dict[str, object]:
     settings = CommonSettings()
     edge = f"http://127.0.0.1:{settings.edge_port}"
     results = []
     for batch_size in (50, 200):
-        service = await run_ingest(edge, batch_size, seconds)
+        service = await run_ingest(edge, batch_size, seconds, rate)
         baseline = await run_baseline(min(int(service["readings_accepted"]), 200_000), batch_size)
         service["executemany_baseline_per_s"] = round(baseline)
         service["service_over_baseline"] = round(service["readings_per_s"] / baseline, 3)
@@ -154,9 +193,10 @@ async def main_async(seconds: float) -> dict[str, object]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--rate", type=float, help="offer this many readings/s (open loop) instead of closed loop")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    print(json.dumps(asyncio.run(main_async(args.seconds)), indent=None if args.json else 2))
+    print(json.dumps(asyncio.run(main_async(args.seconds, args.rate)), indent=None if args.json else 2))
 
 
 if __name__ == "__main__":

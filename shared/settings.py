@@ -32,6 +32,8 @@ class CommonSettings(BaseSettings):
     db_password: SecretStr = SecretStr(DEV_DB_PASSWORD)
     db_name: str = "vitalsync"
     db_pool_max: int = Field(default=10, ge=1)
+    # a local server's socket file: skips loopback TCP, whose cost lands on the sending (service) process
+    db_unix_socket: str | None = None
 
     kafka_bootstrap: str = "127.0.0.1:9092"
     events_topic: str = "vitalsync.events.v1"
@@ -43,6 +45,7 @@ class CommonSettings(BaseSettings):
     auth_port: int = 8081
     sync_port: int = 8082
     stats_port: int = 8083
+    relay_port: int = 8086  # the outbox relay's healthz/readyz/metrics
     bind_host: str = "127.0.0.1"
 
     # access tokens every service accepts (DESIGN section 4): the local provider's issuer, plus the

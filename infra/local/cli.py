@@ -108,7 +108,7 @@ def status(as_json: bool = typer.Option(False, "--json", help="Machine-readable 
 
 @app.command()
 def logs(
-    name: str = typer.Argument(..., help="Component: mariadb, kafka, moto, auth, sync, stats, nginx."),
+    name: str = typer.Argument(..., help="Component: mariadb, kafka, moto, auth, sync, stats, relay, nginx."),
     lines: int = typer.Option(100, "-n", "--lines", help="How many lines from the end."),
     follow: bool = typer.Option(False, "-f", "--follow", help="Keep printing new lines."),
 ) -> None:

@@ -1,4 +1,4 @@
-"""The VitalSync services (auth, sync, stats) as local processes: ``python -m services.<name>``."""
+"""The VitalSync services (auth, sync, stats, outbox relay) as local processes: ``python -m services.<name>``."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import urllib.error
 import urllib.request
 
 from infra.local.component import Component, StackPaths
+from infra.local.mariadb import MariaDB
 from shared.settings import CommonSettings
 
 
@@ -39,6 +40,10 @@ class Service(Component):
             cognito = json.loads(resources.read_text()).get("cognito", {})
             env.setdefault("VITALSYNC_COGNITO_USER_POOL_ID", cognito.get("user_pool_id", ""))
             env.setdefault("VITALSYNC_COGNITO_CLIENT_ID", cognito.get("app_client_id", ""))
+        # our own MariaDB: its socket file instead of loopback TCP (kernel time the service would pay)
+        database = MariaDB(self.settings, self.paths)
+        if not database.external and self.settings.db_host in ("127.0.0.1", "localhost"):
+            env.setdefault("VITALSYNC_DB_UNIX_SOCKET", str(database.socket))
         return [sys.executable, "-m", f"services.{self.name}"], env
 
     def ready(self) -> bool:
@@ -49,4 +54,4 @@ class Service(Component):
             return False
 
 
-SERVICE_NAMES = ("auth", "sync", "stats")
+SERVICE_NAMES = ("auth", "sync", "stats", "relay")

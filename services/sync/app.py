@@ -22,9 +22,8 @@ from services.sync.models import (
 from services.sync.routes import changes, devices, readings
 from services.sync.routes import settings as device_settings
 from shared.auth.middleware import auth_context
-from shared.events.relay import outbox_relay_context
 from shared.settings import accepted_issuers
-from shared.web.app import METRICS, create_base_app
+from shared.web.app import create_base_app
 from shared.web.openapi import OpenApiDocument, Operation, serve_openapi
 
 SERVICE = "sync"
@@ -81,8 +80,6 @@ def _openapi() -> OpenApiDocument:
 def create_app(settings: SyncSettings) -> web.Application:
     """Build the app without I/O; resources open in cleanup contexts when it starts."""
     app = create_base_app(SERVICE, settings)
-    # the relay publishes every service's outbox rows (auth's user events too); replicas take turns
-    app.cleanup_ctx.append(outbox_relay_context(settings, registry=app[METRICS].registry))
     app[SYNC_SETTINGS] = settings
     app.cleanup_ctx.append(auth_context(accepted_issuers(settings)))
     for table in (devices.routes, readings.routes, device_settings.routes, changes.routes):

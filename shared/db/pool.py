@@ -18,6 +18,7 @@ async def create_pool(settings: CommonSettings) -> aiomysql.Pool:
     return await aiomysql.create_pool(
         host=settings.db_host,
         port=settings.db_port,
+        unix_socket=settings.db_unix_socket,
         user=settings.db_user,
         password=settings.db_password.get_secret_value(),
         db=settings.db_name,

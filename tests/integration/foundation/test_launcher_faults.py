@@ -83,7 +83,7 @@ def test_foreign_datadir_is_refused_without_touching_it(tmp_path: Path) -> None:
 
 def test_corrupt_datadir_fails_with_the_servers_error_and_nothing_left_running(tmp_path: Path) -> None:
     port = str(free_port())
-    env = {"VITALSYNC_DB_PORT": port, "VITALSYNC_STACK_EXTERNAL": "kafka,aws,auth,sync,stats,edge"}
+    env = {"VITALSYNC_DB_PORT": port, "VITALSYNC_STACK_EXTERNAL": "kafka,aws,auth,sync,stats,relay,edge"}
     first = _stack_up(tmp_path, **env)  # initialises a datadir (the main stack serves the rest)
     assert first.returncode == 0, first.stderr
     down = subprocess.run(
@@ -109,7 +109,7 @@ def test_failed_maven_resolution_is_one_line(tmp_path: Path) -> None:
         tmp_path,
         VITALSYNC_KAFKA_VERSION="0.0.0-does-not-exist",
         VITALSYNC_KAFKA_BOOTSTRAP=f"127.0.0.1:{free_port()}",
-        VITALSYNC_STACK_EXTERNAL="db,aws,auth,sync,stats,edge",
+        VITALSYNC_STACK_EXTERNAL="db,aws,auth,sync,stats,relay,edge",
     )
     line = _error_line(result)
     assert result.returncode == 1

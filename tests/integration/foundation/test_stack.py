@@ -43,7 +43,7 @@ def test_status_json_lists_every_component(stack: Stack) -> None:
     )
     rows = json.loads(result.stdout)
     assert result.returncode == 0, result.stderr
-    assert [r["name"] for r in rows] == ["mariadb", "kafka", "moto", "auth", "sync", "stats", "nginx"]
+    assert [r["name"] for r in rows] == ["mariadb", "kafka", "moto", "auth", "sync", "stats", "relay", "nginx"]
     assert {r["name"]: r["port"] for r in rows}["nginx"] == stack.settings.edge_port
     assert all(isinstance(r["pid"], int) and r["ready"] is True for r in rows)
 
@@ -88,7 +88,7 @@ def test_edge_refuses_bodies_over_its_limit_in_the_protocol_shape(stack: Stack) 
 
 
 def test_services_expose_metrics_and_health(stack: Stack) -> None:
-    for name in ("auth", "sync", "stats"):
+    for name in ("auth", "sync", "stats", "relay"):
         port = stack.component(name).port
         status, _, body = _get(f"http://127.0.0.1:{port}/healthz")
         assert (status, json.loads(body)) == (200, {"status": "alive"})
@@ -164,5 +164,6 @@ def test_logs_prints_a_components_log_and_names_unknown_ones(stack: Stack) -> No
     unknown = run("postgres")
     assert unknown.returncode == 1
     assert (
-        "unknown component 'postgres'; choose one of mariadb, kafka, moto, auth, sync, stats, nginx" in unknown.stderr
+        "unknown component 'postgres'; choose one of mariadb, kafka, moto, auth, sync, stats, relay, nginx"
+        in unknown.stderr
     )

@@ -57,7 +57,7 @@ def test_every_long_running_service_has_a_healthcheck_and_ordered_start() -> Non
             assert service["depends_on"] == {c: {"condition": "service_healthy"} for c in ("mysql", "kafka", "moto")}
             continue
         assert "healthcheck" in service, name
-    for name in ("auth", "sync", "stats"):
+    for name in ("auth", "sync", "stats", "relay"):
         assert COMPOSE["services"][name]["command"] == ["python", "-m", f"services.{name}"]
         assert COMPOSE["services"][name]["depends_on"] == {"provision": {"condition": "service_completed_successfully"}}
 
