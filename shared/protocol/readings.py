@@ -9,11 +9,12 @@ Values are stored in canonical units; the original unit and values are kept besi
 
 from __future__ import annotations
 
+import functools
 import math
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, StringConstraints, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from shared.protocol.units import CONVERSIONS, to_canonical
@@ -45,19 +46,19 @@ class StrictModel(BaseModel):
 class _Values(StrictModel):
     """Values of one reading type; ``canonical`` is computed (and checked) during validation."""
 
-    _canonical: dict[str, Any] = PrivateAttr(default_factory=dict)
-
     @model_validator(mode="after")
     def _check(self) -> _Values:
-        self._canonical = self.canonical()
+        self.canonical_values  # noqa: B018 - computed here so its checks fail validation; cached after
         return self
 
     def canonical(self) -> dict[str, Any]:
         raise NotImplementedError
 
-    @property
+    @functools.cached_property
     def canonical_values(self) -> dict[str, Any]:
-        return self._canonical
+        """The values in canonical units (a cached property, not a private attribute: pydantic sets up
+        private attributes on every instance, which cost more than validating the reading's numbers)."""
+        return self.canonical()
 
 
 def _number(value: Any, name: str) -> float:

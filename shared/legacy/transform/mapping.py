@@ -106,6 +106,11 @@ class ReadingBucket(_Bucket):
     device_serial: LegacyFieldName | None = None
     fields: dict[str, FieldSource]
 
+    @functools.cached_property
+    def consumed_fields(self) -> frozenset[str]:
+        """Legacy fields that become protocol values or the time (the rest is kept as legacy extras)."""
+        return frozenset(source.legacy for source in self.fields.values()) | {self.measured_at}
+
     @model_validator(mode="after")
     def _check(self) -> ReadingBucket:
         if self.scope not in (SCOPE_USER, SCOPE_THING):

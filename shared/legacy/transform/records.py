@@ -64,9 +64,13 @@ def object_key(scope_type: str, scope_id: str | None, bucket: str, object_id: st
     return f"{prefix}/buckets/{bucket}/objects/{object_id}"
 
 
+# built once: json.dumps with options builds a new encoder on every call (a third of the cost for small objects)
+_COMPACT_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
 def serialized_size(body: Mapping[str, Any]) -> int:
     """Characters of an object's compact JSON form, the measure Kii's 65534 limit applies to."""
-    return len(json.dumps(body, ensure_ascii=False, separators=(",", ":")))
+    return len(_COMPACT_JSON.encode(body))
 
 
 def _scope_from_json(value: object) -> tuple[str, str | None]:

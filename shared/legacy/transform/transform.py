@@ -94,6 +94,9 @@ class _System:
     version: int
 
 
+_IMMUTABLE = (str, int, float, bool, type(None))  # JSON scalars: kept as they are, no copy needed
+
+
 def derived_client_id(bucket: str, object_id: str) -> str:
     """The client id of a reading that a Kii object became: ``kii:<bucket>/<objectID>``."""
     return f"{CLIENT_ID_PREFIX}{bucket}/{object_id}"
@@ -262,11 +265,13 @@ def _reading(
         reading = Reading.model_validate({"item": item}).item
     except ValidationError as error:
         raise protocol_failure(error, entry, client_id_source) from None
-    consumed = {source.legacy for source in entry.fields.values()} | {entry.measured_at, mapping.client_id_field}
+    consumed = entry.consumed_fields | {mapping.client_id_field}
     if device_id is not None and entry.device_serial is not None:
-        consumed.add(entry.device_serial)  # the device row has the serial; unmatched ones stay in `legacy`
+        consumed |= {entry.device_serial}  # the device row has the serial; unmatched ones stay in `legacy`
     extras = {
-        name: copy.deepcopy(value) for name, value in body.items() if not name.startswith("_") and name not in consumed
+        name: value if isinstance(value, _IMMUTABLE) else copy.deepcopy(value)
+        for name, value in body.items()
+        if not name.startswith("_") and name not in consumed
     }
     row = reading_row(
         reading, user_id=user_id, device_id=device_id, source=source, created_at=system.created, legacy=extras
