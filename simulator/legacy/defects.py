@@ -11,14 +11,13 @@ import random
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from shared.legacy.transform.records import KII_OBJECT_MAX_CHARS, serialized_size
 from simulator.legacy.catalog import ALTERNATE_UNITS, CANONICAL_UNITS, UNKNOWN_UNITS
 from simulator.legacy.edge_cases import EdgeCase, EdgeCaseLog
 from simulator.legacy.model import (
     DEVICES_BUCKET,
-    KII_OBJECT_MAX_CHARS,
     DeviceKind,
     LegacyObject,
-    serialized_size,
 )
 from simulator.legacy.objects import HOUR_MS, PairedDevice, new_reading
 from simulator.legacy.readings import DAY_MS, local_minute, measured_at_ms

@@ -9,7 +9,6 @@ Users and things are named ``kiicloud://users/{userID}`` and ``kiicloud://things
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -17,22 +16,16 @@ from typing import Any
 
 from shared.legacy.hash_schemes import LegacyHash
 
-# The scope type strings of Kii's ObjectBodyMoveRequest.targetObjectScope (kii-api.md section 2.5).
-SCOPE_APP = "APP"
-SCOPE_USER = "APP_AND_USER"
-SCOPE_THING = "APP_AND_THING"
-SCOPE_GROUP = "APP_AND_GROUP"
-
-# The scope's id field name in an export record, and the collection name in a kiicloud:// URI.
-_SCOPE_FIELDS: Mapping[str, tuple[str, str]] = {
-    SCOPE_USER: ("userID", "users"),
-    SCOPE_THING: ("thingID", "things"),
-    SCOPE_GROUP: ("groupID", "groups"),
-}
-SCOPE_TYPES: tuple[str, ...] = (SCOPE_APP, SCOPE_USER, SCOPE_THING, SCOPE_GROUP)
-
-# Kii refuses objects longer than this many characters (kii-api.md section 2.1).
-KII_OBJECT_MAX_CHARS = 65534
+# Scope types, the key format and the 64 KB measure are the transform's: one definition, so the
+# emulator's keys are by construction the ones the migration and the validator compute.
+from shared.legacy.transform.records import (
+    SCOPE_APP,
+    SCOPE_FIELDS,
+    SCOPE_THING,
+    SCOPE_TYPES,
+    SCOPE_USER,
+)
+from shared.legacy.transform.records import object_key as _object_key
 
 
 class ExportRecordError(ValueError):
@@ -68,11 +61,6 @@ DEVICES_BUCKET = "devices"
 SETTINGS_BUCKET = "settings"
 
 
-def serialized_size(body: Mapping[str, Any]) -> int:
-    """Characters of an object's compact JSON form, the measure Kii's 65534 limit applies to."""
-    return len(json.dumps(body, ensure_ascii=False, separators=(",", ":")))
-
-
 @dataclass(frozen=True, slots=True)
 class Scope:
     """Where a Kii object lives: the app, or one user, thing or group of it."""
@@ -96,17 +84,11 @@ class Scope:
         """A thing scope."""
         return cls(SCOPE_THING, thing_id)
 
-    def uri(self) -> str:
-        """The scope part of a kiicloud:// URI ('kiicloud:/' for the app scope, so paths join alike)."""
-        if self.id is None:
-            return "kiicloud:/"
-        return f"kiicloud://{_SCOPE_FIELDS[self.type][1]}/{self.id}"
-
     def to_json(self) -> dict[str, str]:
         """The record's scope object, e.g. {"type": "APP_AND_USER", "userID": "..."}."""
         if self.id is None:
             return {"type": self.type}
-        return {"type": self.type, _SCOPE_FIELDS[self.type][0]: self.id}
+        return {"type": self.type, SCOPE_FIELDS[self.type][0]: self.id}
 
     @classmethod
     def from_json(cls, value: object) -> Scope:
@@ -116,17 +98,17 @@ class Scope:
         scope_type = value["type"]
         if scope_type == SCOPE_APP:
             return cls(SCOPE_APP)
-        if scope_type not in _SCOPE_FIELDS:
+        if scope_type not in SCOPE_FIELDS:
             raise ExportRecordError(f"scope type must be one of {', '.join(SCOPE_TYPES)}")
-        scope_id = value.get(_SCOPE_FIELDS[scope_type][0])
+        scope_id = value.get(SCOPE_FIELDS[scope_type][0])
         if not isinstance(scope_id, str) or not scope_id:
-            raise ExportRecordError(f"scope {scope_type} needs {_SCOPE_FIELDS[scope_type][0]}")
+            raise ExportRecordError(f"scope {scope_type} needs {SCOPE_FIELDS[scope_type][0]}")
         return cls(scope_type, scope_id)
 
 
 def object_key(scope: Scope, bucket: str, object_id: str) -> str:
     """The object's kiicloud:// URI: the record key text (scope + bucket + objectID, DESIGN section 10)."""
-    return f"{scope.uri()}/buckets/{bucket}/objects/{object_id}"
+    return _object_key(scope.type, scope.id, bucket, object_id)
 
 
 def user_key(user_id: str) -> str:

@@ -4,8 +4,8 @@ The transform takes an export record (DESIGN section 10: ``{op, appID, scope {ty
 groupID}, bucket, objectID, version, modifiedAt, object}``) as a JSON mapping, or any object with the
 attributes of the legacy emulator's ``LegacyObject`` / ``ExportRecord`` (``scope.type``, ``scope.id``,
 ``bucket``, ``object_id``, ``body``; ``version`` and ``modified_at`` when present). Shared code never
-imports the simulator (DESIGN section 2), so the shape is read by duck typing and the tiny key format
-is written again here; a unit test checks it against the emulator's.
+imports the simulator (DESIGN section 2), so the shape is read by duck typing; the key format and
+scope constants live here and the emulator imports them.
 """
 
 from __future__ import annotations

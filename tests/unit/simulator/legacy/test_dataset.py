@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from shared.legacy.transform.records import KII_OBJECT_MAX_CHARS, serialized_size
 from simulator.legacy.dataset import SNAPSHOT_AT_MS, DatasetMismatchError, generate_dataset, load_dataset
 from simulator.legacy.edge_cases import EdgeCase
 from simulator.legacy.export_format import (
@@ -22,13 +23,11 @@ from simulator.legacy.export_format import (
     write_dataset,
 )
 from simulator.legacy.model import (
-    KII_OBJECT_MAX_CHARS,
     READING_BUCKETS,
     SCOPE_THING,
     SCOPE_USER,
     LegacyDataset,
     LegacyObject,
-    serialized_size,
     thing_key,
     user_key,
 )
