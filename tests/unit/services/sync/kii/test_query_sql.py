@@ -138,7 +138,7 @@ def test_select_defaults_to_created_ascending_and_fetches_one_extra_row() -> Non
     sql, params = build_sql(parse_query({**where({"type": "all"}), "bestEffortLimit": 10}), SCOPE)
     assert sql == (
         "SELECT `object_id`, `version`, `owner_id`, `body`, `created_at`, `modified_at`, "
-        f"`created_at` AS `_k0`, `id` AS `_k1` FROM kii_objects WHERE {SCOPE_SQL} "
+        f"`created_at` AS `_k0`, `id` AS `_k1` FROM kii_objects FORCE INDEX (ix_kii_objects_created) WHERE {SCOPE_SQL} "
         "ORDER BY `created_at` ASC, `id` ASC LIMIT %s"
     )
     assert params == (*SCOPE_PARAMS, 11)
