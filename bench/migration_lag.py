@@ -114,6 +114,9 @@ async def run_rate(settings: CommonSettings, rate: int, seconds: float, users: i
         "VITALSYNC_LOG_LEVEL": "WARNING",
         "VITALSYNC_MIGRATION_MAX_QUEUE_DEPTH": "40",
         "VITALSYNC_MIGRATION_POLL_MAX_RECORDS": "2000",
+        # two workers and a master on one host: each its own free metrics port
+        "VITALSYNC_MIGRATION_MASTER_PORT": "0",
+        "VITALSYNC_MIGRATION_WORKER_PORT": "0",
     }
     processes: dict[str, subprocess.Popen[bytes]] = {}
     peaks: dict[str, int] = {}

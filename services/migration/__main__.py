@@ -1,4 +1,4 @@
-"""``python -m services.migration follow|work|snapshot|status``: the same commands as ``vitalsync migrate``."""
+"""``python -m services.migration follow|work|snapshot|requeue|status``: the same commands as ``vitalsync migrate``."""
 
 from services.migration.cli import app
 

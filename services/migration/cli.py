@@ -1,4 +1,4 @@
-"""``vitalsync migrate snapshot|follow|work|status`` and ``vitalsync cutover check`` (DESIGN section 11)."""
+"""``vitalsync migrate snapshot|follow|work|requeue|status`` and ``vitalsync cutover check`` (DESIGN section 11)."""
 
 from __future__ import annotations
 
@@ -13,12 +13,13 @@ from typing import Annotated, Any, NoReturn, TypeVar
 
 import aiomysql
 import typer
+from prometheus_client import CollectorRegistry
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from services.migration.config import MigrationSettings
-from services.migration.errors import MigrationError
+from services.migration.errors import MetricsPortError, MigrationError
 from services.migration.processing import ProcessContext
 from services.migration.queue import WorkQueue, open_queue
 from services.migration.writes import EventTarget
@@ -50,9 +51,11 @@ def _fail(message: str, code: int = 2) -> NoReturn:
 
 
 def _run(coro: Awaitable[T]) -> T:
-    """Run a coroutine; known failures become one line on stderr and exit code 2."""
+    """Run a coroutine; known failures become one line on stderr and exit code 2 (a taken port: 1)."""
     try:
         return asyncio.run(coro)  # type: ignore[arg-type]
+    except MetricsPortError as error:
+        _fail(str(error), 1)
     except (DatabaseUnavailableError, MigrationError, MappingError) as error:
         _fail(str(error))
     except OSError as error:
@@ -125,16 +128,28 @@ def snapshot_command(
         console.print(f"  {pattern}: {count}")
 
 
-def _serve(name: str, build: Callable[[MigrationSettings, aiomysql.Pool, WorkQueue], Any]) -> None:
-    """Run a master or worker until SIGTERM/SIGINT, then let it finish the batch in hand."""
+MetricsPortOption = Annotated[
+    int | None,
+    typer.Option(
+        "--metrics-port",
+        min=0,
+        max=65535,
+        help="Port of /metrics, /healthz and /readyz (0: any free port, logged). Give each process on a host its own.",
+    ),
+]
+Build = Callable[[MigrationSettings, aiomysql.Pool, WorkQueue, CollectorRegistry], Any]
+
+
+def _serve(name: str, settings: MigrationSettings, port: int, build: Build) -> None:
+    """Run a master or worker with its metrics endpoint until SIGTERM/SIGINT, then let it finish the batch in hand."""
+    from services.migration.endpoint import serve_endpoint
     from shared.logging import configure_logging
 
-    settings = MigrationSettings()
     configure_logging(name, settings.log_level)
 
     async def run() -> None:
-        async with _pool(settings) as pool, open_queue(settings) as queue:
-            runner = build(settings, pool, queue)
+        async with serve_endpoint(name, settings, port) as endpoint, open_queue(settings) as queue:
+            runner = build(settings, endpoint.pool, queue, endpoint.registry)
             loop = asyncio.get_running_loop()
             for signum in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(signum, runner.stop)
@@ -146,19 +161,69 @@ def _serve(name: str, build: Callable[[MigrationSettings, aiomysql.Pool, WorkQue
 
 
 @app.command("follow")
-def follow_command() -> None:
+def follow_command(metrics_port: MetricsPortOption = None) -> None:
     """The master: export topic -> raw rows + SQS FIFO messages, from the snapshot's offsets (SIGTERM stops)."""
     from services.migration.master import Master
 
-    _serve("migration-master", lambda settings, pool, queue: Master(settings, pool, queue))
+    settings = MigrationSettings()
+    _serve(
+        "migration-master",
+        settings,
+        settings.migration_master_port if metrics_port is None else metrics_port,
+        lambda settings, pool, queue, registry: Master(settings, pool, queue, registry),
+    )
 
 
 @app.command("work")
-def work_command() -> None:
+def work_command(metrics_port: MetricsPortOption = None) -> None:
     """A worker: SQS messages -> processed rows (run several; SIGTERM stops after the batch in hand)."""
     from services.migration.worker import Worker
 
-    _serve("migration-worker", lambda settings, pool, queue: Worker(settings, pool, queue, _context(settings)))
+    settings = MigrationSettings()
+    _serve(
+        "migration-worker",
+        settings,
+        settings.migration_worker_port if metrics_port is None else metrics_port,
+        lambda settings, pool, queue, registry: Worker(settings, pool, queue, _context(settings), registry),
+    )
+
+
+@app.command("requeue")
+def requeue_command(
+    patterns: Annotated[
+        list[str] | None,
+        typer.Option("--pattern", help="Failure pattern code, e.g. ORPHAN_OWNER; repeat for several (default: all)."),
+    ] = None,
+    bucket: Annotated[str | None, typer.Option("--bucket", help="Only failures of this legacy bucket.")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Count what would be requeued; send nothing.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the counts as JSON.")] = False,
+) -> None:
+    """Send failed objects to the workers again once the cause is fixed (e.g. after a late `users import`)."""
+    from services.migration.requeue import select_requeue
+
+    settings = MigrationSettings()
+    codes = [pattern.upper() for pattern in patterns or []]
+
+    async def run() -> Any:
+        async with _pool(settings) as pool:
+            plan = await select_requeue(
+                pool, _context(settings).mapping, codes, bucket, settings.migration_records_per_message
+            )
+        if plan.messages and not dry_run:
+            async with open_queue(settings) as queue:
+                await queue.send(plan.messages)
+        return plan
+
+    plan = _run(run())
+    if as_json:
+        typer.echo(json.dumps(plan.to_json(dry_run=dry_run)))
+        return
+    verb = "would requeue" if dry_run else "requeued"
+    console.print(f"{verb} {plan.records} failed object(s) in {len(plan.messages)} message(s)")
+    for pattern, count in plan.requeued.items():
+        console.print(f"  {pattern}: {count}")
+    for pattern, count in plan.without_raw.items():
+        console.print(f"  {pattern}: {count} without a raw row (nothing stored to process again; not requeued)")
 
 
 def _status_table(data: dict[str, Any]) -> Table:

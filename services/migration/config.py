@@ -39,5 +39,7 @@ class MigrationSettings(CommonSettings):
     # snapshot: records per transaction (a checkpoint is committed with each)
     migration_snapshot_chunk: int = Field(default=2000, ge=1)
 
-    migration_master_port: int = 8084
-    migration_worker_port: int = 8085
+    # /metrics, /healthz and /readyz of `migrate follow` and `migrate work` (0: any free port, logged);
+    # several workers on one host need one port each (`--metrics-port`)
+    migration_master_port: int = Field(default=8084, ge=0, le=65535)
+    migration_worker_port: int = Field(default=8085, ge=0, le=65535)

@@ -21,3 +21,7 @@ class NotInitialisedError(MigrationError):
 
 class QueueNotFoundError(MigrationError):
     """The configured SQS queue does not exist."""
+
+
+class MetricsPortError(MigrationError):
+    """The metrics endpoint cannot listen on its port (usually: another master or worker has it)."""

@@ -14,12 +14,17 @@ as a no-op (it applies a raw version only once). A record that is not an export 
 ``migration_failures`` (pattern MALFORMED_RECORD) and passed over, never dropped silently.
 The source of truth for the position is ``migration_offsets`` (written by the snapshot load first);
 Kafka's committed offsets of the consumer group mirror it for tooling.
+
+Metrics (`metrics.MasterMetrics`): records consumed per partition move after step 3; the lag gauge is
+the consumer's last known high watermark (it comes with every fetch response, so it costs no request)
+minus the committed offset, refreshed after every poll.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter
 from collections.abc import Sequence
 
 import aiomysql
@@ -27,10 +32,12 @@ import pymysql
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError
 from botocore.exceptions import BotoCoreError, ClientError
+from prometheus_client import CollectorRegistry
 
 from services.migration import repo
 from services.migration.config import MigrationSettings
 from services.migration.errors import NotInitialisedError, RecordFormatError
+from services.migration.metrics import MasterMetrics
 from services.migration.queue import OutgoingMessage, SendError, WorkQueue
 from services.migration.records import SourceRecord, decode_record, pack
 
@@ -55,15 +62,21 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
 class Master:
     """Consumes the export topic from migration_offsets until `stop()`."""
 
-    def __init__(self, settings: MigrationSettings, pool: aiomysql.Pool, queue: WorkQueue) -> None:
+    def __init__(
+        self,
+        settings: MigrationSettings,
+        pool: aiomysql.Pool,
+        queue: WorkQueue,
+        registry: CollectorRegistry | None = None,
+    ) -> None:
         self.settings = settings
         self.pool = pool
         self.queue = queue
         self.topic = settings.migration_topic
+        self.metrics = MasterMetrics(registry or CollectorRegistry())
         self._stopping = asyncio.Event()
         self._consumer: AIOKafkaConsumer | None = None
         self.committed: dict[int, int] = {}
-        self.records_done = 0
 
     def stop(self) -> None:
         """Finish the batch in hand, then return from run()."""
@@ -103,6 +116,7 @@ class Master:
                     records = [r for chunk in batch.values() for r in chunk]
                     if records:
                         await self.handle_batch(records)
+                    self._observe_lag(assignment)
                     backoff = BACKOFF_INITIAL_S
                 except TRANSIENT_ERRORS as error:
                     log.warning("master batch failed (%r); replaying from the stored offsets in %.1fs", error, backoff)
@@ -121,6 +135,14 @@ class Master:
         assert self._consumer is not None
         for tp in assignment:
             self._consumer.seek(tp, self.committed.get(tp.partition, 0))
+
+    def _observe_lag(self, assignment: Sequence[TopicPartition]) -> None:
+        """Set the lag gauge of every partition whose high watermark a fetch has reported."""
+        assert self._consumer is not None
+        for tp in assignment:
+            high = self._consumer.highwater(tp)
+            if high is not None:
+                self.metrics.lag.labels(str(tp.partition)).set(max(high - self.committed.get(tp.partition, 0), 0))
 
     async def _wait_for_queue_room(self) -> None:
         """Hold intake while the queue is deeper than the ceiling: lag then shows in Kafka, where status sees it."""
@@ -162,12 +184,11 @@ class Master:
             except BaseException:
                 await conn.rollback()
                 raise
-        await self.queue.send(
-            [
-                OutgoingMessage(message.encode(), group, message.deduplication_id)
-                for group, message in pack(records, self.settings.migration_records_per_message)
-            ]
-        )
+        packed = pack(records, self.settings.migration_records_per_message)
+        await self.queue.send([OutgoingMessage(work.encode(), group, work.deduplication_id) for group, work in packed])
+        self.metrics.messages_sent.inc(len(packed))
+        for _, work in packed:
+            self.metrics.records_per_message.observe(len(work.items))
         async with self.pool.acquire() as conn:
             try:
                 async with conn.cursor() as cur:
@@ -177,7 +198,9 @@ class Master:
                 await conn.rollback()
                 raise
         self.committed.update(next_offsets)
-        self.records_done += len(batch)
+        self.metrics.last_commit.set_to_current_time()
+        for partition, count in Counter(message.partition for message in batch).items():
+            self.metrics.consumed.labels(str(partition)).inc(count)
         if self._consumer is not None:
             try:
                 await self._consumer.commit({TopicPartition(self.topic, p): o for p, o in next_offsets.items()})

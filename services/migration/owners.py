@@ -3,6 +3,14 @@
 The transform is synchronous, so the answers are fetched before it runs (`load_owners`) for a whole
 batch of objects at once (one statement per table), and devices written meanwhile are added as they
 are (`add_device`), exactly as the validator's in-memory resolver does.
+
+Devices and things are read with shared locks: an object that finds no device is marked as waiting for
+it, and the transaction writing that device wakes the waiting objects (`processing`). Workers process
+owner scopes concurrently (a device in its user's group, settings in their thing's), so with plain
+snapshot reads each side could miss the other's uncommitted write and the object would wait forever.
+A locking read sees the latest committed rows and waits for an uncommitted device; its gap lock makes
+a device written after it wait for this transaction, whose waiting mark the device's transaction then
+finds (it reads the marks with a locking read too).
 """
 
 from __future__ import annotations
@@ -72,7 +80,8 @@ async def load_owners(
     if thing_ids:
         ids = sorted(thing_ids)
         await cur.execute(
-            f"SELECT thing_id, user_id, device_id FROM migration_things WHERE thing_id IN ({_placeholders(ids)})",  # noqa: S608
+            f"SELECT thing_id, user_id, device_id FROM migration_things WHERE thing_id IN ({_placeholders(ids)}) "  # noqa: S608
+            "LOCK IN SHARE MODE",
             tuple(ids),
         )
         owners._things.update({thing: (user_id, device_id) for thing, user_id, device_id in await cur.fetchall()})
@@ -80,7 +89,7 @@ async def load_owners(
     if user_ids:
         await cur.execute(
             f"SELECT user_id, serial, id FROM devices WHERE user_id IN ({_placeholders(user_ids)}) "  # noqa: S608
-            "ORDER BY created_at, id",
+            "ORDER BY created_at, id LOCK IN SHARE MODE",
             tuple(user_ids),
         )
         for user_id, serial, device_id in await cur.fetchall():

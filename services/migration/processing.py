@@ -11,6 +11,10 @@ loader follow (issue 8 item 3).
 - Order between objects: a reading whose device is not migrated yet is kept without its device, and
   settings whose device is unknown fail with UNKNOWN_DEVICE; both are marked as waiting for that
   device, and writing the device processes them again in the same transaction.
+- Retry after a late fix: an applied version that failed or waits for a device is processed again
+  when asked (`retry`): by the device it waits for, or by a `migrate requeue` message once the cause
+  is fixed (e.g. the owner imported late). It is still the raw row's newest version that is processed,
+  so a retry never brings an older version back over a newer one.
 """
 
 from __future__ import annotations
@@ -49,6 +53,14 @@ class Outcome(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class Processed:
+    """What an object became this time; the failure pattern when it failed (the worker counts them)."""
+
+    outcome: Outcome
+    pattern: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class ProcessContext:
     """What processing needs besides the cursor."""
 
@@ -74,16 +86,30 @@ def device_tokens(row: DeviceRow, thing_id: str | None) -> list[str]:
     return tokens
 
 
-async def process_object(cur: aiomysql.Cursor, key: str, ctx: ProcessContext, *, receive_count: int = 1) -> bool:
-    """Bring the processed schema up to the raw row of key, in the caller's transaction; False: nothing to do."""
+def retryable(raw: repo.RawRow) -> bool:
+    """The applied version failed or was kept without its device: worth processing again after a fix."""
+    return raw.outcome == Outcome.FAILED or raw.waiting_for is not None
+
+
+async def process_object(
+    cur: aiomysql.Cursor, key: str, ctx: ProcessContext, *, receive_count: int = 1, retry: bool = False
+) -> Processed | None:
+    """Bring the processed schema up to the raw row of key, in the caller's transaction; None: nothing to do.
+
+    With retry, an applied version that is `retryable` is processed again; one that is not has a newer
+    version migrated since the failure was seen, so a failure row left for it is obsolete and goes.
+    """
     raw = await repo.lock_raw(cur, key)
     if raw is None:
         raise RawRowMissingError(f"no raw row for {key}")
-    if not raw.pending:
-        return False
+    if not raw.pending and not (retry and retryable(raw)):
+        if retry:
+            await repo.clear_failure(cur, key)
+        return None
     owners = await load_owners(cur, [(raw.scope_type, raw.scope_id, raw.body)])
     woken: list[str] = []
     waiting: str | None = None
+    pattern: str | None = None
     record = raw.export_json()
     if raw.op == "DELETE":
         removal = transform_delete(record, ctx.mapping, owners, last_body=raw.body)
@@ -106,7 +132,7 @@ async def process_object(cur: aiomysql.Cursor, key: str, ctx: ProcessContext, *,
                 result.message,
                 receive_count=receive_count,
             )
-            outcome = Outcome.FAILED
+            outcome, pattern = Outcome.FAILED, str(result.pattern)
             waiting = failure_waits_for(result, raw.scope_type, raw.scope_id, raw.body, owners)
         else:
             outcome = Outcome.ROWS if result.rows else Outcome.IGNORED
@@ -121,8 +147,8 @@ async def process_object(cur: aiomysql.Cursor, key: str, ctx: ProcessContext, *,
     await repo.mark_applied(cur, key, raw.version, outcome, waiting)
     for waiting_key in await repo.waiting_keys(cur, woken):
         if waiting_key != key:
-            await process_object(cur, waiting_key, ctx, receive_count=receive_count)
-    return True
+            await process_object(cur, waiting_key, ctx, receive_count=receive_count, retry=True)
+    return Processed(outcome, pattern)
 
 
 async def apply_rows(

@@ -8,7 +8,7 @@ checked here (op, scope, bucket, objectID, version, modifiedAt, object); the tra
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -155,9 +155,14 @@ class WorkMessage:
     The bodies stay in raw_kii_objects; a message only says which objects to bring up to date. Packing a
     scope's records of a batch into one message keeps their order (one message, one group) and divides
     the number of SQS requests; its deduplication id is its first record's partition-offset.
+
+    ``requeue`` marks the messages of `migrate requeue`: their objects are processed again even though
+    their version was applied, when it failed or waits for a device (the cause may be fixed now). The
+    master never sets it, and it is only written when set, so its messages are unchanged.
     """
 
     items: tuple[WorkItem, ...]
+    requeue: bool = False
 
     @property
     def deduplication_id(self) -> str:
@@ -165,33 +170,46 @@ class WorkMessage:
         return f"{self.items[0].partition}-{self.items[0].offset}"
 
     def encode(self) -> str:
-        """Compact JSON body: {"records": [[key, version, partition, offset, timestamp_ms], ...]}."""
+        """Compact JSON body: {"records": [[key, version, partition, offset, timestamp_ms], ...]} (+ "requeue")."""
         rows = [[i.key, i.version, i.partition, i.offset, i.timestamp_ms] for i in self.items]
-        return json.dumps({"records": rows}, separators=(",", ":"))
+        body: dict[str, Any] = {"records": rows}
+        if self.requeue:
+            body["requeue"] = True
+        return json.dumps(body, separators=(",", ":"))
 
     @classmethod
     def decode(cls, text: str) -> WorkMessage:
         """Parse a message body; raise RecordFormatError when it is not one of ours."""
         try:
-            rows = json.loads(text)["records"]
+            body = json.loads(text)
             items = tuple(
                 WorkItem(str(key), int(version), int(partition), int(offset), None if ts is None else int(ts))
-                for key, version, partition, offset, ts in rows
+                for key, version, partition, offset, ts in body["records"]
             )
-        except (ValueError, TypeError, KeyError) as error:
+            requeue = body.get("requeue", False)
+        except (ValueError, TypeError, KeyError, AttributeError) as error:
             raise RecordFormatError(f"not a migration message: {error!r}") from None
         if not items or not all(item.key for item in items):
             raise RecordFormatError("not a migration message: no records")
-        return cls(items)
+        if not isinstance(requeue, bool):
+            raise RecordFormatError("not a migration message: requeue must be true or false")
+        return cls(items, requeue)
 
 
 def pack(records: Sequence[SourceRecord], max_items: int) -> list[tuple[str, WorkMessage]]:
     """(group id, message) per owner scope and up to max_items records, keeping topic order within a group."""
+    return pack_items(((record.group_id, WorkItem.of(record)) for record in records), max_items)
+
+
+def pack_items(
+    items: Iterable[tuple[str, WorkItem]], max_items: int, *, requeue: bool = False
+) -> list[tuple[str, WorkMessage]]:
+    """(group id, message) per group and up to max_items items, keeping the given order within a group."""
     groups: dict[str, list[WorkItem]] = {}
-    for record in records:
-        groups.setdefault(record.group_id, []).append(WorkItem.of(record))
+    for group, item in items:
+        groups.setdefault(group, []).append(item)
     return [
-        (group, WorkMessage(tuple(items[start : start + max_items])))
-        for group, items in groups.items()
-        for start in range(0, len(items), max_items)
+        (group, WorkMessage(tuple(grouped[start : start + max_items]), requeue))
+        for group, grouped in groups.items()
+        for start in range(0, len(grouped), max_items)
     ]

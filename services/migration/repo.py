@@ -112,6 +112,7 @@ class RawRow:
     body: dict[str, Any] | None
     applied_version: int | None
     outcome: str | None
+    waiting_for: str | None
 
     @property
     def pending(self) -> bool:
@@ -139,7 +140,7 @@ async def lock_raw(cur: aiomysql.Cursor, key: str) -> RawRow | None:
     """The raw row of key, locked for the rest of the transaction."""
     await cur.execute(
         "SELECT object_key, app_id, scope_type, scope_id, bucket, object_id, version, op, modified_at, body, "
-        "applied_version, outcome FROM raw_kii_objects WHERE object_key = %s FOR UPDATE",
+        "applied_version, outcome, waiting_for FROM raw_kii_objects WHERE object_key = %s FOR UPDATE",
         (key,),
     )
     row = await cur.fetchone()
@@ -159,6 +160,7 @@ async def lock_raw(cur: aiomysql.Cursor, key: str) -> RawRow | None:
         body=json.loads(body) if body is not None else None,
         applied_version=None if row[10] is None else int(row[10]),
         outcome=row[11],
+        waiting_for=row[12],
     )
 
 
@@ -185,13 +187,17 @@ async def mark_applied(cur: aiomysql.Cursor, key: str, version: int, outcome: st
 
 
 async def waiting_keys(cur: aiomysql.Cursor, tokens: Sequence[str]) -> list[str]:
-    """Keys of objects waiting for one of tokens (a device that has just been written)."""
+    """Keys of objects waiting for one of tokens (a device that has just been written), locked.
+
+    A locking read: it sees marks committed after this transaction's snapshot and waits for one in
+    flight, so a concurrent object that missed the device is not missed here (see `owners`).
+    """
     if not tokens:
         return []
     placeholders = ", ".join(["%s"] * len(tokens))
     await cur.execute(
         f"SELECT object_key FROM raw_kii_objects WHERE waiting_for IN ({placeholders}) "  # noqa: S608
-        "ORDER BY object_key",
+        "ORDER BY object_key FOR UPDATE",
         tuple(tokens),
     )
     return [key for (key,) in await cur.fetchall()]
@@ -246,6 +252,60 @@ async def record_failures(cur: aiomysql.Cursor, failures: Iterable[FailureParams
 async def clear_failure(cur: aiomysql.Cursor, key: str) -> None:
     """The object migrated (or is gone): it is no longer a failure."""
     await cur.execute("DELETE FROM migration_failures WHERE object_key = %s", (key,))
+
+
+@dataclass(frozen=True, slots=True)
+class FailureRow:
+    """A migration_failures row, with the owner scope and source position of its raw row.
+
+    scope_type is None when there is no raw row (a malformed record or an unreadable message: nothing
+    of the object was stored, so there is nothing to process again).
+    """
+
+    key: str
+    bucket: str
+    pattern: str
+    version: int
+    last_seen_at: datetime
+    scope_type: str | None
+    scope_id: str | None
+    partition: int
+    offset: int
+    timestamp_ms: int | None
+
+
+async def select_failures(cur: aiomysql.Cursor, patterns: Sequence[str], bucket: str | None) -> list[FailureRow]:
+    """The failures of patterns (all when empty) and bucket (any when None), in key order (`migrate requeue`)."""
+    conditions: list[str] = ["TRUE"]
+    params: list[str] = []
+    if patterns:
+        conditions.append(f"f.pattern IN ({', '.join(['%s'] * len(patterns))})")
+        params.extend(patterns)
+    if bucket is not None:
+        conditions.append("f.bucket = %s")
+        params.append(bucket)
+    await cur.execute(
+        "SELECT f.object_key, f.bucket, f.pattern, f.version, f.last_seen_at, r.scope_type, r.scope_id, "  # noqa: S608
+        "r.source_partition, r.source_offset, r.source_timestamp_ms FROM migration_failures f "
+        "LEFT JOIN raw_kii_objects r ON r.object_key = f.object_key "
+        f"WHERE {' AND '.join(conditions)} ORDER BY f.object_key",
+        tuple(params),
+    )
+    return [
+        FailureRow(
+            key=row[0],
+            bucket=row[1],
+            pattern=row[2],
+            version=int(row[3]),
+            last_seen_at=row[4],
+            scope_type=row[5],
+            scope_id=row[6] or None,
+            partition=int(row[7] or 0),
+            offset=int(row[8] or 0),
+            timestamp_ms=None if row[9] is None else int(row[9]),
+        )
+        for row in await cur.fetchall()
+    ]
 
 
 async def upsert_thing(cur: aiomysql.Cursor, thing_id: str, user_id: str, device_id: str, key: str) -> None:

@@ -11,24 +11,35 @@ and a delete) is left undeleted and made visible again after a short backoff, wi
 messages of the batch, so order holds; its exception is recorded in migration_failures (pattern
 PROCESSING_ERROR, DATABASE_REJECTED, RAW_ROW_MISSING or UNREADABLE_MESSAGE) with the receive count,
 and after the queue's maxReceiveCount receives SQS moves it to the DLQ (marked dead_lettered_at).
+
+A `migrate requeue` message (``requeue`` set) processes its objects with `retry`: a version that was
+applied but failed (or waits for a device) is processed again, and on success its failure row goes in
+the same transaction.
+
+Metrics (`metrics.WorkerMetrics`) move after the commit of the records they count: applied by outcome,
+stale (nothing to do), failed by pattern; the end-to-end lag is observed for change records that were
+processed (not for stale ones, and not for requeued ones, whose Kafka timestamp is from the first try).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Sequence
 
 import aiomysql
 import pymysql
 from botocore.exceptions import BotoCoreError, ClientError
+from prometheus_client import CollectorRegistry
 
 from services.migration import repo
 from services.migration.config import MigrationSettings
 from services.migration.errors import RawRowMissingError, RecordFormatError
-from services.migration.processing import ProcessContext, process_object
+from services.migration.metrics import WorkerMetrics
+from services.migration.processing import Outcome, ProcessContext, Processed, process_object
 from services.migration.queue import ReceivedMessage, WorkQueue
-from services.migration.records import WorkMessage
+from services.migration.records import WorkItem, WorkMessage
 
 log = logging.getLogger(__name__)
 
@@ -52,14 +63,21 @@ def failure_pattern(error: BaseException) -> str:
 class Worker:
     """Receives and processes messages until `stop()`."""
 
-    def __init__(self, settings: MigrationSettings, pool: aiomysql.Pool, queue: WorkQueue, ctx: ProcessContext) -> None:
+    def __init__(
+        self,
+        settings: MigrationSettings,
+        pool: aiomysql.Pool,
+        queue: WorkQueue,
+        ctx: ProcessContext,
+        registry: CollectorRegistry | None = None,
+    ) -> None:
         self.settings = settings
         self.pool = pool
         self.queue = queue
         self.ctx = ctx
+        self.metrics = WorkerMetrics(registry or CollectorRegistry())
         self._stopping = asyncio.Event()
         self.max_receive_count: int | None = None
-        self.processed = 0
 
     def stop(self) -> None:
         """Finish the batches in hand (commit and delete), then return from run()."""
@@ -84,6 +102,7 @@ class Worker:
                     self.settings.migration_receive_batch, self.settings.migration_wait_time_s, None
                 )
                 if messages:
+                    self.metrics.messages_received.inc(len(messages))
                     await self.handle_batch(messages)
                 backoff = BACKOFF_INITIAL_S
             except (ClientError, BotoCoreError, OSError, pymysql.err.OperationalError) as error:
@@ -115,7 +134,19 @@ class Worker:
                 return list(group[:index]), list(group[index:])
         return list(group), []
 
+    def _last_receive(self, message: ReceivedMessage) -> bool:
+        return self.max_receive_count is not None and message.receive_count >= self.max_receive_count
+
     async def handle_message(self, message: ReceivedMessage) -> bool:
+        """Process a message's records in order; False when one raised (timed; counted when dead-lettered)."""
+        started = time.perf_counter()
+        ok = await self._apply_message(message)
+        self.metrics.processing_seconds.observe(time.perf_counter() - started)
+        if not ok and self._last_receive(message):
+            self.metrics.dead_lettered.inc()
+        return ok
+
+    async def _apply_message(self, message: ReceivedMessage) -> bool:
         """Process a message's records in order, one transaction each; False when one raised.
 
         Records before the failing one stay applied (a redelivery finds them done); the ones after it
@@ -131,18 +162,17 @@ class Worker:
             return False
         try:
             # the usual case: every record of the message in one transaction (one commit)
-            await self._process([item.key for item in work.items], message.receive_count)
-            self.processed += len(work.items)
+            await self._process(work.items, message.receive_count, work.requeue)
             return True
         except asyncio.CancelledError:
             raise
         except Exception:  # noqa: BLE001 - retried record by record below, to find the one that fails
             log.debug("message %s failed as a whole; retrying its records one by one", message.message_id)
-        last_chance = self.max_receive_count is not None and message.receive_count >= self.max_receive_count
+        last_chance = self._last_receive(message)
         ok = True
         for item in work.items:
             try:
-                await self._process([item.key], message.receive_count)
+                await self._process([item], message.receive_count, work.requeue)
             except asyncio.CancelledError:
                 raise
             except Exception as error:  # noqa: BLE001 - any failure is recorded and the message retried
@@ -154,28 +184,49 @@ class Worker:
                 ok = False
                 if not last_chance:
                     return False
-                continue
-            self.processed += 1
         return ok
 
-    async def _process(self, keys: Sequence[str], receive_count: int) -> None:
-        for attempt in range(DEADLOCK_RETRIES):
+    async def _process(self, items: Sequence[WorkItem], receive_count: int, retry: bool) -> None:
+        """Process items in one transaction, then count what they became."""
+        results = await self._transaction(items, receive_count, retry)
+        self._count(items, results, retry)
+
+    async def _transaction(self, items: Sequence[WorkItem], receive_count: int, retry: bool) -> list[Processed | None]:
+        attempt = 1
+        while True:
             async with self.pool.acquire() as conn:
                 try:
                     async with conn.cursor() as cur:
-                        for key in keys:
-                            await process_object(cur, key, self.ctx, receive_count=receive_count)
+                        results = [
+                            await process_object(cur, item.key, self.ctx, receive_count=receive_count, retry=retry)
+                            for item in items
+                        ]
                     await conn.commit()
-                    return
+                    return results
                 except pymysql.err.OperationalError as error:
                     await conn.rollback()
-                    if error.args[0] not in _DEADLOCK_CODES or attempt == DEADLOCK_RETRIES - 1:
+                    if error.args[0] not in _DEADLOCK_CODES or attempt == DEADLOCK_RETRIES:
                         raise
                 except BaseException:
                     await conn.rollback()
                     raise
+            attempt += 1
+
+    def _count(self, items: Sequence[WorkItem], results: Sequence[Processed | None], retry: bool) -> None:
+        committed_ms = time.time() * 1000
+        for item, result in zip(items, results, strict=True):
+            if result is None:
+                self.metrics.stale.inc()
+                continue
+            if result.outcome == Outcome.FAILED:
+                self.metrics.failed.labels(result.pattern or "").inc()
+            else:
+                self.metrics.applied.labels(result.outcome.value).inc()
+            if item.timestamp_ms is not None and not retry:
+                self.metrics.end_to_end_seconds.observe(max(committed_ms - item.timestamp_ms, 0) / 1000)
 
     async def _record_exception(self, key: str, version: int, pattern: str, error: BaseException, count: int) -> None:
+        self.metrics.failed.labels(pattern).inc()
         dead = self.max_receive_count is not None and count >= self.max_receive_count
         bucket = ""
         try:

@@ -2,6 +2,7 @@
 SQS FIFO queues (per test), a seeded legacy dataset, and the master/worker as subprocesses.
 
 Nothing here touches the stack's own database, ``legacy.export.v1`` or ``migration-records.fifo``.
+Masters and workers listen for /metrics on a free port each (port 0), so several run side by side.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -19,9 +21,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import boto3
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from prometheus_client.parser import text_string_to_metric_families
 
 from shared.db.connection import connect
 from shared.db.migrations import migrate
@@ -147,6 +151,8 @@ def migration_env(settings: CommonSettings, database: str, topic: str, queues: Q
         VITALSYNC_MIGRATION_MAX_QUEUE_DEPTH="40",
         VITALSYNC_MIGRATION_POLL_MAX_RECORDS="2000",
         VITALSYNC_MIGRATION_RETRY_BACKOFF_S="1",
+        VITALSYNC_MIGRATION_MASTER_PORT="0",
+        VITALSYNC_MIGRATION_WORKER_PORT="0",
         VITALSYNC_LOG_LEVEL="WARNING",
         **extra,
     )
@@ -167,6 +173,9 @@ def run_cli(args: list[str], env: dict[str, str], timeout_s: float = 180) -> sub
     return result
 
 
+_METRICS_LOG_LINE = re.compile(r"metrics on (http://[0-9.]+:[0-9]+)/metrics")
+
+
 class Processes:
     """Master and worker subprocesses of one test; all are killed at the end."""
 
@@ -174,14 +183,16 @@ class Processes:
         self.env = env
         self.log_dir = log_dir
         self.running: dict[str, subprocess.Popen[bytes]] = {}
+        self.log_files: dict[str, Path] = {}
         self._count = 0
 
-    def start(self, name: str, command: str) -> subprocess.Popen[bytes]:
-        """Start `vitalsync migrate COMMAND` under name."""
+    def start(self, name: str, command: str, *args: str) -> subprocess.Popen[bytes]:
+        """Start `vitalsync migrate COMMAND ARGS` under name."""
         self._count += 1
-        log = (self.log_dir / f"{name}-{self._count}.log").open("wb")
+        self.log_files[name] = self.log_dir / f"{name}-{self._count}.log"
+        log = self.log_files[name].open("wb")
         process = subprocess.Popen(
-            [sys.executable, "-m", "vitalsync_cli", "migrate", command],
+            [sys.executable, "-m", "vitalsync_cli", "migrate", command, *args],
             stdout=log,
             stderr=subprocess.STDOUT,
             env=self.env,
@@ -189,6 +200,23 @@ class Processes:
         )
         self.running[name] = process
         return process
+
+    def stop(self, name: str, timeout_s: float = 30) -> int:
+        """SIGTERM one process and wait; returns its exit code."""
+        process = self.running.pop(name)
+        process.send_signal(signal.SIGTERM)
+        return process.wait(timeout=timeout_s)
+
+    async def endpoint(self, name: str, timeout_s: float = 30) -> str:
+        """The base URL whose port the process logged (needs VITALSYNC_LOG_LEVEL=INFO)."""
+        found: list[str] = []
+
+        async def logged() -> bool:
+            found.extend(_METRICS_LOG_LINE.findall(self.log_files[name].read_text(errors="replace")))
+            return bool(found)
+
+        await eventually(logged, timeout_s, f"{name} to log its metrics port")
+        return found[0]
 
     def kill(self, name: str) -> None:
         """kill -9 one process."""
@@ -225,6 +253,39 @@ def processes(tmp_path: Path) -> Iterator[Callable[[dict[str, str]], Processes]]
         for process in group.running.values():
             process.kill()
             process.wait(timeout=30)
+
+
+@dataclass(frozen=True)
+class Scrape:
+    """One read of a /metrics page: (name, labels) -> value."""
+
+    samples: dict[tuple[str, frozenset[tuple[str, str]]], float]
+
+    def value(self, name: str, **labels: str) -> float:
+        """The sample of name with exactly these labels (0 when absent: a labelled counter not yet used)."""
+        return self.samples.get((name, frozenset(labels.items())), 0.0)
+
+    def total(self, name: str) -> float:
+        """The sum of name over all its label sets."""
+        return sum(value for (sample, _), value in self.samples.items() if sample == name)
+
+    def labels(self, name: str, label: str) -> dict[str, float]:
+        """label value -> sample of name."""
+        return {dict(labels)[label]: value for (sample, labels), value in self.samples.items() if sample == name}
+
+
+async def scrape(base_url: str) -> Scrape:
+    """GET base_url/metrics and parse the exposition."""
+    async with aiohttp.ClientSession() as http, http.get(f"{base_url}/metrics") as response:
+        assert response.status == 200, await response.text()
+        text = await response.text()
+    return Scrape(
+        {
+            (sample.name, frozenset(sample.labels.items())): sample.value
+            for family in text_string_to_metric_families(text)
+            for sample in family.samples
+        }
+    )
 
 
 def spawn(args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:

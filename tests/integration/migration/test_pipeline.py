@@ -93,8 +93,11 @@ async def assert_final_state(settings: CommonSettings, database: str, directory:
 async def caught_up(settings: CommonSettings, database: str, queues: Queues, total: int) -> bool:
     """The master committed every record and the workers applied every raw version."""
     done = await query_int(settings, database, "SELECT COALESCE(SUM(next_offset), 0) FROM migration_offsets")
-    if done < total:
-        return False
+    return done >= total and await drained(settings, database, queues)
+
+
+async def drained(settings: CommonSettings, database: str, queues: Queues) -> bool:
+    """Every raw version is applied and the queue is empty."""
     pending = await query_int(
         settings,
         database,

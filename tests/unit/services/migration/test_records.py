@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from services.migration.errors import RecordFormatError
-from services.migration.records import WorkMessage, decode_record, owner_scope, pack, parse_record
+from services.migration.records import WorkItem, WorkMessage, decode_record, owner_scope, pack, pack_items, parse_record
 from services.migration.snapshot import partition_of
 from simulator.legacy.model import ExportRecord, Op, Scope, object_key
 from simulator.legacy.partitioning import partition_for
@@ -74,3 +74,17 @@ def test_snapshot_partitions_match_the_emulators_partitioner() -> None:
     for index in range(200):
         record = ExportRecord(Op.SNAPSHOT, "a", Scope.user(f"u{index}"), "devices", f"o{index}", 1, 0, {})
         assert partition_of(record.key, 6) == partition_for(record.key.encode(), 6)
+
+
+def test_a_requeue_message_is_flagged_and_a_masters_message_is_unchanged() -> None:
+    record = parse_record(RECORD, partition=1, offset=7, timestamp_ms=5)
+    ((_, plain),) = pack([record], max_items=10)
+    assert plain.encode() == '{"records":[["' + record.key + '",3,1,7,5]]}'  # what workers have always read
+    assert WorkMessage.decode(plain.encode()).requeue is False
+    ((group, flagged),) = pack_items([(record.group_id, WorkItem.of(record))], max_items=10, requeue=True)
+    assert group == "APP_AND_USER:u-1" and flagged.requeue is True
+    assert WorkMessage.decode(flagged.encode()) == flagged
+    with pytest.raises(RecordFormatError, match="requeue"):
+        WorkMessage.decode('{"records": [["k", 1, 0, 0, null]], "requeue": "yes"}')
+    with pytest.raises(RecordFormatError):
+        WorkMessage.decode('[["k", 1, 0, 0, null]]')
