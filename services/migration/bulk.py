@@ -1,18 +1,22 @@
 """Bulk processed writes for the snapshot loader: many objects per statement, same rows as `processing`.
 
 A snapshot chunk is processed like the worker processes one object (`processing`), with these
-differences for speed: devices go first through the per-object path (there are few, and later readings
-of the chunk need them), then the readings and settings of the whole chunk are transformed and written
-with one multi-row statement per table: readings and device_settings (upserts by their unique keys),
-their change_log rows and their outbox events (the rows shared/store would write one by one), the
-failures, and the raw rows with their applied state. The owners' user rows are locked first, in id
-order, as shared/store's change_log.lock_user does, so delta-sync cursors stay in commit order.
+differences for speed: devices go first (later readings of the chunk look them up). A device seen for
+the first time, whose (user, model, serial) no other device has, is written with the chunk's other new
+devices in multi-row statements (devices, change_log, device.paired events, thing links, raw rows with
+their applied state), the rows shared/store's pair_device would write one by one; anything else (a
+re-pair, a duplicate, a failure, a raw row `follow` already wrote) takes the per-object path. Then the
+readings and settings of the whole chunk are transformed and written with one multi-row statement per
+table: readings and device_settings (upserts by their unique keys), their change_log rows and their
+outbox events, the failures, and the raw rows with their applied state. The owners' user rows are
+locked first, in id order, as shared/store's change_log.lock_user does, so delta-sync cursors stay in
+commit order.
 """
 
 from __future__ import annotations
 
 import json
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -23,6 +27,7 @@ from services.migration.owners import load_owners
 from services.migration.processing import (
     Outcome,
     ProcessContext,
+    device_tokens,
     failure_waits_for,
     process_object,
     reading_waits_for,
@@ -32,8 +37,10 @@ from services.migration.writes import naive_utc
 from shared.events.envelope import Event
 from shared.legacy.transform import (
     DeviceBucket,
+    DeviceRow,
     ReadingRow,
     SettingsRow,
+    Transformed,
     TransformFailure,
     transform,
 )
@@ -48,6 +55,9 @@ class ChunkReport:
     ignored: int = 0
     skipped: int = 0
     failures: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+
+
+_PAIRED = repo.Applied(Outcome.ROWS)
 
 
 def _dumps(value: object) -> str:
@@ -70,13 +80,17 @@ async def load_chunk(cur: aiomysql.Cursor, records: Sequence[SourceRecord], ctx:
     devices = [r for r in records if isinstance(ctx.mapping.entry(r.scope_type, r.bucket), DeviceBucket)]
     device_keys = {r.key for r in devices}
     others = [r for r in records if r.key not in device_keys]
-    await repo.upsert_raw(cur, devices)
+    new_devices = await _new_devices(cur, [r for r in devices if r.key not in existing], ctx)
+    await repo.upsert_raw(cur, [r for r in devices if r.key not in new_devices])
     for record in devices:
-        if wanted(record):
+        if record.key in new_devices:
+            report.rows += 1
+        elif wanted(record):
             await process_object(cur, record.key, ctx)
             report.rows += 1
         else:
             report.skipped += 1
+    await _write_devices(cur, list(new_devices.values()), ctx)
 
     todo = [r for r in others if wanted(r)]
     report.skipped += len(others) - len(todo)
@@ -121,6 +135,95 @@ async def load_chunk(cur: aiomysql.Cursor, records: Sequence[SourceRecord], ctx:
     await repo.record_failures(cur, failures)
     await repo.upsert_raw(cur, others, applied)
     return report
+
+
+@dataclass(frozen=True, slots=True)
+class _NewDevice:
+    record: SourceRecord
+    row: DeviceRow
+    thing_id: str | None
+
+
+async def _new_devices(
+    cur: aiomysql.Cursor, records: Sequence[SourceRecord], ctx: ProcessContext
+) -> dict[str, _NewDevice]:
+    """key -> device of the records that pair a device nobody has yet (the bulk path's share)."""
+    owners = await load_owners(cur, [(r.scope_type, r.scope_id, r.body) for r in records])
+    found: dict[str, _NewDevice] = {}
+    for record in records:
+        result = transform(record.to_export_json(), ctx.mapping, owners)
+        if isinstance(result, Transformed) and len(result.rows) == 1 and isinstance(result.rows[0], DeviceRow):
+            found[record.key] = _NewDevice(record, result.rows[0], result.thing_id)
+    if not found:
+        return {}
+    pairs = Counter((d.row.user_id, d.row.model, d.row.serial) for d in found.values())
+    users = sorted({d.row.user_id for d in found.values()})
+    ids = sorted(d.row.id for d in found.values())
+    await cur.execute(
+        f"SELECT id, user_id, model, serial FROM devices WHERE user_id IN ({_placeholders(len(users))}) "  # noqa: S608
+        f"OR id IN ({_placeholders(len(ids))}) LOCK IN SHARE MODE",
+        (*users, *ids),
+    )
+    taken_ids, taken_pairs = set(), set()
+    for device_id, user_id, model, serial in await cur.fetchall():
+        taken_ids.add(device_id)
+        taken_pairs.add((user_id, model, serial))
+    return {
+        key: device
+        for key, device in found.items()
+        if device.row.id not in taken_ids
+        and (pair := (device.row.user_id, device.row.model, device.row.serial)) not in taken_pairs
+        and pairs[pair] == 1
+    }
+
+
+async def _write_devices(cur: aiomysql.Cursor, devices: Sequence[_NewDevice], ctx: ProcessContext) -> None:
+    """Pair new devices with their legacy fields and times, as pair_device plus `writes` would one by one."""
+    if not devices:
+        return
+    ordered = sorted(devices, key=lambda d: (d.row.user_id, d.row.id))
+    users = sorted({d.row.user_id for d in ordered})
+    await cur.execute(
+        f"SELECT id FROM users WHERE id IN ({_placeholders(len(users))}) ORDER BY id FOR UPDATE",  # noqa: S608
+        tuple(users),
+    )
+    await cur.fetchall()
+    await cur.executemany(
+        "INSERT INTO devices (id, user_id, kind, model, serial, firmware, name, ble_address, paired_at, "
+        "created_at, updated_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+        [
+            (
+                d.row.id,
+                d.row.user_id,
+                d.row.kind,
+                d.row.model,
+                d.row.serial,
+                d.row.firmware,
+                d.row.name,
+                d.row.ble_address,
+                naive_utc(d.row.paired_at),
+                naive_utc(d.row.created_at),
+                naive_utc(d.row.updated_at),
+            )
+            for d in ordered
+        ],
+    )
+    await cur.executemany(
+        "INSERT INTO change_log (user_id, entity, entity_id, op) VALUES (%s, %s, %s, %s)",
+        [(d.row.user_id, "device", d.row.id, "upsert") for d in ordered],
+    )
+    events = []
+    for d in ordered:
+        data = {"device_id": d.row.id, "kind": d.row.kind, "model": d.row.model, "firmware": d.row.firmware}
+        event = Event(type="device.paired", user_id=d.row.user_id, region=ctx.events.region, data=data)
+        events.append((event.id, ctx.events.topic, d.row.user_id, event.model_dump_json()))
+    await cur.executemany("INSERT INTO outbox (event_id, topic, msg_key, payload) VALUES (%s, %s, %s, %s)", events)
+    await repo.upsert_things(cur, [(d.thing_id, d.row.user_id, d.row.id, d.record.key) for d in ordered if d.thing_id])
+    await repo.upsert_raw(cur, [d.record for d in devices], dict.fromkeys((d.record.key for d in devices), _PAIRED))
+    # objects of earlier chunks (or of follow) kept waiting for one of these devices: process them now
+    tokens = [token for d in ordered for token in device_tokens(d.row, d.thing_id)]
+    for key in await repo.waiting_keys(cur, tokens):
+        await process_object(cur, key, ctx, retry=True)
 
 
 async def _write_readings(cur: aiomysql.Cursor, rows: Sequence[ReadingRow], ctx: ProcessContext) -> None:

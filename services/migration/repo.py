@@ -308,14 +308,18 @@ async def select_failures(cur: aiomysql.Cursor, patterns: Sequence[str], bucket:
     ]
 
 
-async def upsert_thing(cur: aiomysql.Cursor, thing_id: str, user_id: str, device_id: str, key: str) -> None:
-    """Remember which device a Kii thing became."""
-    await cur.execute(
-        "INSERT INTO migration_things (thing_id, user_id, device_id, object_key) VALUES (%s, %s, %s, %s) "
-        "ON DUPLICATE KEY UPDATE user_id = VALUES(user_id), device_id = VALUES(device_id), "
-        "object_key = VALUES(object_key)",
-        (thing_id, user_id, device_id, key),
-    )
+ThingLink = tuple[str, str, str, str]  # (thing id, user id, device id, object key)
+
+
+async def upsert_things(cur: aiomysql.Cursor, links: Sequence[ThingLink]) -> None:
+    """Remember which device each Kii thing became."""
+    if links:
+        await cur.executemany(
+            "INSERT INTO migration_things (thing_id, user_id, device_id, object_key) VALUES (%s, %s, %s, %s) "
+            "ON DUPLICATE KEY UPDATE user_id = VALUES(user_id), device_id = VALUES(device_id), "
+            "object_key = VALUES(object_key)",
+            links,
+        )
 
 
 async def read_offsets(cur: aiomysql.Cursor, topic: str) -> dict[int, int]:

@@ -80,7 +80,7 @@ async def write_device(cur: aiomysql.Cursor, row: DeviceRow, thing_id: str | Non
     if not created and changed:
         await change_log.record(cur, row.user_id, "device", [device.id], "upsert")
     if thing_id is not None:
-        await repo.upsert_thing(cur, thing_id, row.user_id, device.id, key)
+        await repo.upsert_things(cur, [(thing_id, row.user_id, device.id, key)])
 
 
 async def write_reading(cur: aiomysql.Cursor, row: ReadingRow, to: EventTarget) -> None:
