@@ -25,13 +25,13 @@ from pathlib import Path
 from typing import IO, Any
 
 import aiomysql
-from aiokafka.partitioner import murmur2
 
 from services.migration import repo
 from services.migration.bulk import ChunkReport, load_chunk
 from services.migration.errors import RecordFormatError
 from services.migration.processing import ProcessContext
 from services.migration.records import SourceRecord, decode_record
+from shared.legacy.partitioning import partition_for
 
 log = logging.getLogger(__name__)
 
@@ -98,11 +98,6 @@ class SnapshotReport:
         }
 
 
-def partition_of(key: str, partitions: int) -> int:
-    """Kafka's default partitioner for a keyed record: toPositive(murmur2(key)) % partitions."""
-    return (murmur2(key.encode("utf-8")) & 0x7FFFFFFF) % partitions
-
-
 class SnapshotReader:
     """Header and records of a snapshot file (.gz or plain), with each record's source position."""
 
@@ -134,7 +129,7 @@ class SnapshotReader:
                 record = decode_record(line, partition=0, offset=0)
             except RecordFormatError as error:
                 raise RecordFormatError(f"{self.path.name} line {number}: {error}") from None
-            partition = partition_of(record.key, count)
+            partition = partition_for(record.key.encode("utf-8"), count)
             offset = self._next.get(partition, 0)
             self._next[partition] = offset + 1
             yield dataclasses.replace(record, partition=partition, offset=offset)

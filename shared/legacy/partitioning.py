@@ -7,6 +7,8 @@ keys. The legacy export emulator places records with it and the validator recons
 
 from __future__ import annotations
 
+import struct
+
 DEFAULT_PARTITIONS = 6
 _MASK_32 = 0xFFFFFFFF
 _M = 0x5BD1E995
@@ -19,8 +21,8 @@ def murmur2(data: bytes) -> int:
     length = len(data)
     h = (_SEED ^ length) & _MASK_32
     whole = length - length % 4
-    for index in range(0, whole, 4):
-        k = int.from_bytes(data[index : index + 4], "little")
+    # one unpack of all whole 4-byte words (little-endian, as Java reads them) instead of a slice each
+    for k in struct.unpack(f"<{whole // 4}I", data[:whole]):
         k = (k * _M) & _MASK_32
         k ^= k >> _R
         k = (k * _M) & _MASK_32

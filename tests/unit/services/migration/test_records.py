@@ -6,9 +6,7 @@ import pytest
 
 from services.migration.errors import RecordFormatError
 from services.migration.records import WorkItem, WorkMessage, decode_record, owner_scope, pack, pack_items, parse_record
-from services.migration.snapshot import partition_of
-from simulator.legacy.model import ExportRecord, Op, Scope, object_key
-from simulator.legacy.partitioning import partition_for
+from simulator.legacy.model import Scope, object_key
 
 RECORD = {
     "op": "UPDATE",
@@ -68,12 +66,6 @@ def test_pack_keeps_topic_order_per_scope_and_splits_long_runs() -> None:
         assert WorkMessage.decode(message.encode()) == message
     with pytest.raises(RecordFormatError):
         WorkMessage.decode('{"records": []}')
-
-
-def test_snapshot_partitions_match_the_emulators_partitioner() -> None:
-    for index in range(200):
-        record = ExportRecord(Op.SNAPSHOT, "a", Scope.user(f"u{index}"), "devices", f"o{index}", 1, 0, {})
-        assert partition_of(record.key, 6) == partition_for(record.key.encode(), 6)
 
 
 def test_a_requeue_message_is_flagged_and_a_masters_message_is_unchanged() -> None:
