@@ -46,6 +46,7 @@ class _IssuerState:
     last_attempt_s: float | None = None
     last_fetch_ok: bool = False
     inflight: asyncio.Task[None] | None = None
+    installed: bool = False  # the keys come from `install` (the issuer's own ring): never fetched over them
 
 
 class JwksCache:
@@ -85,7 +86,7 @@ class JwksCache:
         """
         state = self._state(issuer)
         key = state.keys.get(kid)
-        if key is not None:
+        if key is not None or state.installed:
             return key
         if state.inflight is not None or self._refresh_allowed(state):
             await self._refresh(state)
@@ -99,14 +100,21 @@ class JwksCache:
     async def refresh(self, issuer: str) -> bool:
         """Fetch the issuer's JWKS now, joining a fetch already in flight; True if it succeeded."""
         state = self._state(issuer)
-        await self._refresh(state)
+        if not state.installed:
+            await self._refresh(state)
         return state.last_fetch_ok
 
     def install(self, issuer: str, document: Any) -> None:
-        """Use a JWKS document the caller already holds (the auth service's own key ring), no fetch."""
+        """Use a JWKS document the caller already holds (the auth service's own key ring), no fetch.
+
+        From then on the issuer is the caller's to keep current (auth installs its ring again after
+        every reload): a fetch from the JWKS URL could reach a replica that has not read a new key yet
+        and would replace the ring that signed the token with an older one.
+        """
         state = self._state(issuer)
         state.keys = _signing_keys(state.config, document)
         state.last_fetch_ok = True
+        state.installed = True
 
     async def refresh_forever(self) -> None:
         """Refresh every issuer each ``refresh_interval_s`` (sooner after a failure) until cancelled."""

@@ -252,6 +252,24 @@ async def test_background_refresh_picks_up_new_keys(
     assert refresher.cancelled()
 
 
+async def test_installed_keys_are_never_replaced_by_a_fetch(
+    http_session: aiohttp.ClientSession, issuers: list[TrustedIssuer], keys: Keys, jwks_server: JwksServer
+) -> None:
+    """The auth service installs its own ring; the JWKS URL (another replica, not yet reloaded) lists only
+    the old key, and neither the background refresh nor an unknown kid may swap the ring for it."""
+    jwks_server.publish(LOCAL_JWKS_PATH, keys.local_es)
+    cache = JwksCache(http_session, issuers, refresh_interval_s=0.01, min_refresh_interval_s=0)
+    cache.install(LOCAL_ISSUER, {"keys": [keys.local_es.jwk, keys.local_es_next.jwk]})
+    try:
+        assert await cache.refresh(LOCAL_ISSUER)
+        assert await cache.get_key(LOCAL_ISSUER, keys.local_es_next.kid) is not None
+        assert await cache.get_key(LOCAL_ISSUER, "made-up-kid") is None
+        assert cache.known_kids(LOCAL_ISSUER) == {keys.local_es.kid, keys.local_es_next.kid}
+        assert jwks_server.requests[LOCAL_JWKS_PATH] == 0
+    finally:
+        await cache.aclose()
+
+
 def test_cache_refuses_unknown_issuer_lookups(http_session: aiohttp.ClientSession) -> None:
     cache = JwksCache(http_session, [])
     with pytest.raises(ValueError, match="not configured"):
