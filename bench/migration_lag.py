@@ -8,7 +8,7 @@ record timestamp of the version it applied (raw_kii_objects.source_timestamp_ms)
 changed objects. RSS: the peak VmRSS of each process, sampled every 0.5 s. Target: p99 under 1 s at
 1,000/s. Scratch resources are deleted afterwards.
 
-    .venv/bin/python -m bench.migration_lag [--rates 1000,5000] [--seconds 10] [--json]
+    .venv/bin/python -m bench.migration_lag [--rates 1000,5000] [--seconds 10] [--lanes 0] [--json]
 """
 
 from __future__ import annotations
@@ -75,7 +75,7 @@ async def _scalar(settings: CommonSettings, db: str, sql: str) -> int:
     return value
 
 
-async def run_rate(settings: CommonSettings, rate: int, seconds: float, users: int) -> dict[str, Any]:
+async def run_rate(settings: CommonSettings, rate: int, seconds: float, users: int, lanes: int) -> dict[str, Any]:
     """One rate; returns lag percentiles and peak RSS per process."""
     db, topic = f"vitalsync_bench_{uuid.uuid4().hex[:8]}", f"bench-lag-{uuid.uuid4().hex[:8]}"
     sqs = boto3.client(
@@ -114,6 +114,7 @@ async def run_rate(settings: CommonSettings, rate: int, seconds: float, users: i
         "VITALSYNC_LOG_LEVEL": "WARNING",
         "VITALSYNC_MIGRATION_MAX_QUEUE_DEPTH": "40",
         "VITALSYNC_MIGRATION_POLL_MAX_RECORDS": "2000",
+        "VITALSYNC_MIGRATION_GROUP_LANES": str(lanes),
         # two workers and a master on one host: each its own free metrics port
         "VITALSYNC_MIGRATION_MASTER_PORT": "0",
         "VITALSYNC_MIGRATION_WORKER_PORT": "0",
@@ -175,6 +176,7 @@ async def run_rate(settings: CommonSettings, rate: int, seconds: float, users: i
         quantiles = statistics.quantiles(lags, n=100) if len(lags) > 1 else lags * 99
         return {
             "rate": rate,
+            "lanes": lanes,
             "changes": result.changes,
             "produced_rate": round(result.changes / produced_s),
             "drain_s": round(drained_s, 1),
@@ -204,10 +206,12 @@ def main() -> None:
     parser.add_argument("--rates", default="1000,5000")
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--users", type=int, default=300)
+    parser.add_argument("--lanes", type=int, default=0, help="VITALSYNC_MIGRATION_GROUP_LANES (0: a group per owner)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     settings = CommonSettings()
-    results = [asyncio.run(run_rate(settings, int(rate), args.seconds, args.users)) for rate in args.rates.split(",")]
+    rates = [int(rate) for rate in args.rates.split(",")]
+    results = [asyncio.run(run_rate(settings, rate, args.seconds, args.users, args.lanes)) for rate in rates]
     out = {
         "date": time.strftime("%Y-%m-%d"),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores",

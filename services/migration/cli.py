@@ -207,7 +207,12 @@ def requeue_command(
     async def run() -> Any:
         async with _pool(settings) as pool:
             plan = await select_requeue(
-                pool, _context(settings).mapping, codes, bucket, settings.migration_records_per_message
+                pool,
+                _context(settings).mapping,
+                codes,
+                bucket,
+                settings.migration_records_per_message,
+                settings.migration_group_lanes,
             )
         if plan.messages and not dry_run:
             async with open_queue(settings) as queue:

@@ -31,6 +31,11 @@ class MigrationSettings(CommonSettings):
     migration_max_queue_depth: int = Field(default=500, ge=1)
     # records of one owner scope per message (one message per scope and batch, up to this many)
     migration_records_per_message: int = Field(default=50, ge=1, le=500)
+    # 0: one SQS message group per owner scope (DESIGN section 8). N: owner scopes hashed onto N groups
+    # ("lanes"); a message then carries the batch's records of every scope of its lane, still in topic
+    # order per scope. Far fewer messages when changes are spread over many owners (the queue's cost is
+    # per message), for a coarser stall: a failing record holds its lane, not only its owner.
+    migration_group_lanes: int = Field(default=0, ge=0, le=100_000)
     # worker: messages per receive (SQS allows 10), receives in flight, long-poll wait, retry backoff
     migration_receive_batch: int = Field(default=10, ge=1, le=10)
     migration_worker_receivers: int = Field(default=2, ge=1)

@@ -184,7 +184,7 @@ class Master:
             except BaseException:
                 await conn.rollback()
                 raise
-        packed = pack(records, self.settings.migration_records_per_message)
+        packed = pack(records, self.settings.migration_records_per_message, self.settings.migration_group_lanes)
         await self.queue.send([OutgoingMessage(work.encode(), group, work.deduplication_id) for group, work in packed])
         self.metrics.messages_sent.inc(len(packed))
         for _, work in packed:

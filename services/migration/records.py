@@ -8,6 +8,7 @@ checked here (op, scope, bucket, objectID, version, modifiedAt, object); the tra
 from __future__ import annotations
 
 import json
+import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -196,18 +197,24 @@ class WorkMessage:
         return cls(items, requeue)
 
 
-def pack(records: Sequence[SourceRecord], max_items: int) -> list[tuple[str, WorkMessage]]:
-    """(group id, message) per owner scope and up to max_items records, keeping topic order within a group."""
-    return pack_items(((record.group_id, WorkItem.of(record)) for record in records), max_items)
+def message_group(owner: str, lanes: int) -> str:
+    """The SQS message group of an owner scope: itself, or with lanes its lane (a stable hash)."""
+    return owner if lanes == 0 else f"lane-{zlib.crc32(owner.encode()) % lanes}"
+
+
+def pack(records: Sequence[SourceRecord], max_items: int, lanes: int = 0) -> list[tuple[str, WorkMessage]]:
+    """(group id, message) per group and up to max_items records, keeping topic order within a group."""
+    return pack_items(((record.group_id, WorkItem.of(record)) for record in records), max_items, lanes=lanes)
 
 
 def pack_items(
-    items: Iterable[tuple[str, WorkItem]], max_items: int, *, requeue: bool = False
+    items: Iterable[tuple[str, WorkItem]], max_items: int, *, requeue: bool = False, lanes: int = 0
 ) -> list[tuple[str, WorkMessage]]:
-    """(group id, message) per group and up to max_items items, keeping the given order within a group."""
+    """(group id, message) per group of the owner scopes (see message_group) and up to max_items items,
+    keeping the given order within a group."""
     groups: dict[str, list[WorkItem]] = {}
-    for group, item in items:
-        groups.setdefault(group, []).append(item)
+    for owner, item in items:
+        groups.setdefault(message_group(owner, lanes), []).append(item)
     return [
         (group, WorkMessage(tuple(grouped[start : start + max_items]), requeue))
         for group, grouped in groups.items()

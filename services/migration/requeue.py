@@ -69,7 +69,9 @@ def deduplication_id(work: WorkMessage, failures: Mapping[str, repo.FailureRow])
     return f"requeue-{digest.hexdigest()}"
 
 
-def plan_requeue(failures: Sequence[repo.FailureRow], mapping: BucketMapping, max_items: int) -> RequeuePlan:
+def plan_requeue(
+    failures: Sequence[repo.FailureRow], mapping: BucketMapping, max_items: int, lanes: int = 0
+) -> RequeuePlan:
     """The requeue messages of failures (pure: the caller sends them, or not for a dry run)."""
 
     def device_object(failure: repo.FailureRow) -> bool:
@@ -84,6 +86,7 @@ def plan_requeue(failures: Sequence[repo.FailureRow], mapping: BucketMapping, ma
         ((group, WorkItem(f.key, f.version, f.partition, f.offset, f.timestamp_ms)) for group, f in stored),
         max_items,
         requeue=True,
+        lanes=lanes,
     )
     by_key = {f.key: f for _, f in stored}
     return RequeuePlan(
@@ -94,10 +97,15 @@ def plan_requeue(failures: Sequence[repo.FailureRow], mapping: BucketMapping, ma
 
 
 async def select_requeue(
-    pool: aiomysql.Pool, mapping: BucketMapping, patterns: Sequence[str], bucket: str | None, max_items: int
+    pool: aiomysql.Pool,
+    mapping: BucketMapping,
+    patterns: Sequence[str],
+    bucket: str | None,
+    max_items: int,
+    lanes: int = 0,
 ) -> RequeuePlan:
     """Select the failures of patterns (all when empty) and bucket, and plan their messages."""
     async with pool.acquire() as conn, conn.cursor() as cur:
         failures = await repo.select_failures(cur, patterns, bucket)
         await conn.rollback()
-    return plan_requeue(failures, mapping, max_items)
+    return plan_requeue(failures, mapping, max_items, lanes)

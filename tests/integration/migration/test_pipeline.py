@@ -106,6 +106,7 @@ async def drained(settings: CommonSettings, database: str, queues: Queues) -> bo
     return pending == 0 and queues.depth() == 0
 
 
+@pytest.mark.parametrize("lanes", [0, 8], ids=["group-per-owner", "8-lanes"])
 async def test_snapshot_and_10000_changes_end_to_end(
     settings: CommonSettings,
     scratch_db: str,
@@ -113,10 +114,11 @@ async def test_snapshot_and_10000_changes_end_to_end(
     queues: Queues,
     processes: Callable[[dict[str, str]], Processes],
     tmp_path: Path,
+    lanes: int,
 ) -> None:
     await reset_database(settings, scratch_db)
     directory = seed_dataset(tmp_path / "legacy", USERS, seed=81)
-    env = migration_env(settings, scratch_db, topic, queues)
+    env = {**migration_env(settings, scratch_db, topic, queues), "VITALSYNC_MIGRATION_GROUP_LANES": str(lanes)}
     run_cli(["users", "import", str(directory / "users.jsonl"), "--json"], env)
     dataset = load_dataset(directory)
     exported = await export(

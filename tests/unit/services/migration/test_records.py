@@ -68,6 +68,30 @@ def test_pack_keeps_topic_order_per_scope_and_splits_long_runs() -> None:
         WorkMessage.decode('{"records": []}')
 
 
+def test_lanes_pack_many_owners_per_message_in_topic_order_per_owner() -> None:
+    users = [f"u{n}" for n in range(40)]
+    records = [
+        parse_record(
+            {**RECORD, "scope": {"type": "APP_AND_USER", "userID": users[i % 40]}, "objectID": f"o{i}"},
+            partition=0,
+            offset=i,
+        )
+        for i in range(200)
+    ]
+    packed = pack(records, max_items=50, lanes=4)
+    assert {group for group, _ in packed} <= {"lane-0", "lane-1", "lane-2", "lane-3"}
+    assert len(packed) < 10  # by owner it would be 40 messages
+    assert sorted(item.offset for _, message in packed for item in message.items) == list(range(200))
+    lane_of = {}
+    for group, message in packed:
+        for item in message.items:
+            owner = item.key.split("/buckets/")[0]
+            assert lane_of.setdefault(owner, group) == group  # an owner always in one lane
+    for owner in lane_of:  # and in topic order within it
+        offsets = [i.offset for _, m in packed for i in m.items if i.key.startswith(owner + "/")]
+        assert offsets == sorted(offsets)
+
+
 def test_a_requeue_message_is_flagged_and_a_masters_message_is_unchanged() -> None:
     record = parse_record(RECORD, partition=1, offset=7, timestamp_ms=5)
     ((_, plain),) = pack([record], max_items=10)
