@@ -6,7 +6,10 @@ import json
 import os
 import subprocess
 import sys
+import time
+import urllib.error
 import urllib.request
+import uuid
 
 import boto3
 import pytest
@@ -158,9 +161,19 @@ def test_logs_prints_a_components_log_and_names_unknown_ones(stack: Stack) -> No
             env={**os.environ, "COLUMNS": "300"},
         )
 
-    sync_log = run("sync", "-n", "500")
+    # a request of our own with a request id nobody else uses: its access line must be among the last lines
+    # (the start-up line may be thousands of lines back on a stack that has served benchmarks)
+    request_id = f"logs-test-{uuid.uuid4().hex}"
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{stack.component('sync').port}/v1/no-such-route", headers={"X-Request-Id": request_id}
+    )
+    with pytest.raises(urllib.error.HTTPError):
+        urllib.request.urlopen(request, timeout=10)
+    deadline = time.monotonic() + 10
+    while request_id not in (sync_log := run("sync", "-n", "50")).stdout and time.monotonic() < deadline:
+        time.sleep(0.1)
     assert sync_log.returncode == 0
-    assert '"message": "starting sync on 127.0.0.1:' in sync_log.stdout
+    assert f'"request_id": "{request_id}"' in sync_log.stdout
     unknown = run("postgres")
     assert unknown.returncode == 1
     assert (
