@@ -123,18 +123,23 @@ async def load_chunk(cur: aiomysql.Cursor, records: Sequence[SourceRecord], ctx:
         else:
             report.ignored += 1
 
-    user_ids = sorted({row.user_id for row in reading_rows} | {row.user_id for row in settings_rows})
-    if user_ids:
-        await cur.execute(
-            f"SELECT id FROM users WHERE id IN ({_placeholders(len(user_ids))}) ORDER BY id FOR UPDATE",  # noqa: S608
-            tuple(user_ids),
-        )
-        await cur.fetchall()
-    await _write_readings(cur, reading_rows, ctx)
+    await lock_users(cur, {row.user_id for row in reading_rows} | {row.user_id for row in settings_rows})
+    await write_new_readings(cur, reading_rows, ctx)
     await _write_settings(cur, settings_rows, ctx)
     await repo.record_failures(cur, failures)
     await repo.upsert_raw(cur, others, applied)
     return report
+
+
+async def lock_users(cur: aiomysql.Cursor, user_ids: set[str]) -> None:
+    """The owners' user rows, locked in id order as shared/store's change_log.lock_user does one by one."""
+    if user_ids:
+        ordered = sorted(user_ids)
+        await cur.execute(
+            f"SELECT id FROM users WHERE id IN ({_placeholders(len(ordered))}) ORDER BY id FOR UPDATE",  # noqa: S608
+            tuple(ordered),
+        )
+        await cur.fetchall()
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,12 +187,7 @@ async def _write_devices(cur: aiomysql.Cursor, devices: Sequence[_NewDevice], ct
     if not devices:
         return
     ordered = sorted(devices, key=lambda d: (d.row.user_id, d.row.id))
-    users = sorted({d.row.user_id for d in ordered})
-    await cur.execute(
-        f"SELECT id FROM users WHERE id IN ({_placeholders(len(users))}) ORDER BY id FOR UPDATE",  # noqa: S608
-        tuple(users),
-    )
-    await cur.fetchall()
+    await lock_users(cur, {d.row.user_id for d in ordered})
     await cur.executemany(
         "INSERT INTO devices (id, user_id, kind, model, serial, firmware, name, ble_address, paired_at, "
         "created_at, updated_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
@@ -226,7 +226,9 @@ async def _write_devices(cur: aiomysql.Cursor, devices: Sequence[_NewDevice], ct
         await process_object(cur, key, ctx, retry=True)
 
 
-async def _write_readings(cur: aiomysql.Cursor, rows: Sequence[ReadingRow], ctx: ProcessContext) -> None:
+async def write_new_readings(cur: aiomysql.Cursor, rows: Sequence[ReadingRow], ctx: ProcessContext) -> None:
+    """Readings with their change_log rows and reading.created events (every row must be new: an existing
+    one would be updated by the upsert and announced as created again)."""
     if not rows:
         return
     await cur.executemany(

@@ -136,16 +136,33 @@ class RawRow:
         }
 
 
+_RAW_ROW_SELECT = (
+    "SELECT object_key, app_id, scope_type, scope_id, bucket, object_id, version, op, modified_at, body, "
+    "applied_version, outcome, waiting_for FROM raw_kii_objects"
+)
+
+
 async def lock_raw(cur: aiomysql.Cursor, key: str) -> RawRow | None:
     """The raw row of key, locked for the rest of the transaction."""
-    await cur.execute(
-        "SELECT object_key, app_id, scope_type, scope_id, bucket, object_id, version, op, modified_at, body, "
-        "applied_version, outcome, waiting_for FROM raw_kii_objects WHERE object_key = %s FOR UPDATE",
-        (key,),
-    )
+    await cur.execute(f"{_RAW_ROW_SELECT} WHERE object_key = %s FOR UPDATE", (key,))
     row = await cur.fetchone()
-    if row is None:
-        return None
+    return None if row is None else _raw_row(row)
+
+
+async def lock_raws(cur: aiomysql.Cursor, keys: Sequence[str]) -> dict[str, RawRow]:
+    """key -> raw row of the keys that have one, locked (in key order, as every locker takes them)."""
+    if not keys:
+        return {}
+    ordered = sorted(set(keys))
+    placeholders = ", ".join(["%s"] * len(ordered))
+    await cur.execute(
+        f"{_RAW_ROW_SELECT} WHERE object_key IN ({placeholders}) ORDER BY object_key FOR UPDATE",
+        tuple(ordered),
+    )
+    return {row[0]: _raw_row(row) for row in await cur.fetchall()}
+
+
+def _raw_row(row: Sequence[Any]) -> RawRow:
     body = row[9]
     return RawRow(
         key=row[0],
@@ -175,6 +192,19 @@ async def lock_versions(cur: aiomysql.Cursor, keys: Sequence[str]) -> dict[str, 
         tuple(keys),
     )
     return {key: (int(v), None if a is None else int(a)) for key, v, a in await cur.fetchall()}
+
+
+async def mark_versions_applied(
+    cur: aiomysql.Cursor, keys: Sequence[str], outcome: str, waiting_for: str | None
+) -> None:
+    """Record that the processed schema now reflects the (locked) current version of each key."""
+    if keys:
+        placeholders = ", ".join(["%s"] * len(keys))
+        await cur.execute(
+            "UPDATE raw_kii_objects SET applied_version = version, outcome = %s, waiting_for = %s, "  # noqa: S608
+            f"processed_at = CURRENT_TIMESTAMP(6) WHERE object_key IN ({placeholders})",
+            (outcome, waiting_for, *keys),
+        )
 
 
 async def mark_applied(cur: aiomysql.Cursor, key: str, version: int, outcome: str, waiting_for: str | None) -> None:
@@ -251,7 +281,14 @@ async def record_failures(cur: aiomysql.Cursor, failures: Iterable[FailureParams
 
 async def clear_failure(cur: aiomysql.Cursor, key: str) -> None:
     """The object migrated (or is gone): it is no longer a failure."""
-    await cur.execute("DELETE FROM migration_failures WHERE object_key = %s", (key,))
+    await clear_failures(cur, [key])
+
+
+async def clear_failures(cur: aiomysql.Cursor, keys: Sequence[str]) -> None:
+    """The objects migrated: they are no longer failures."""
+    if keys:
+        placeholders = ", ".join(["%s"] * len(keys))
+        await cur.execute(f"DELETE FROM migration_failures WHERE object_key IN ({placeholders})", tuple(keys))  # noqa: S608
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,10 +1,10 @@
 """``vitalsync migrate work``: a worker. SQS FIFO message -> raw row -> transform -> processed rows.
 
-Per received batch, messages are grouped by MessageGroupId (owner scope) keeping their order; groups
-run concurrently, a group's messages one after the other. Each message is one database transaction
-(`processing.process_object`: the raw row is locked, transformed if its version is newer than the
-applied one, written through shared/store, marked applied); the message is deleted only after that
-commit. A crash before the delete means a redelivery, which finds the version applied and does nothing.
+Per received batch, messages are grouped by MessageGroupId (owner scope, or its lane) keeping their
+order; groups run concurrently, a group's messages one after the other. Each message is one database
+transaction (`batch.process_batch`: the raw rows are locked, each object transformed if its version is
+newer than the applied one, written, marked applied; new readings together, the rest one by one with
+`processing.process_object`); the message is deleted only after that commit. A crash before the delete means a redelivery, which finds the version applied and does nothing.
 
 A message whose processing raises (not a clean transform failure, which is a migration_failures row
 and a delete) is left undeleted and made visible again after a short backoff, with the group's later
@@ -34,10 +34,11 @@ from botocore.exceptions import BotoCoreError, ClientError
 from prometheus_client import CollectorRegistry
 
 from services.migration import repo
+from services.migration.batch import process_batch
 from services.migration.config import MigrationSettings
 from services.migration.errors import RawRowMissingError, RecordFormatError
 from services.migration.metrics import WorkerMetrics
-from services.migration.processing import Outcome, ProcessContext, Processed, process_object
+from services.migration.processing import Outcome, ProcessContext, Processed
 from services.migration.queue import ReceivedMessage, WorkQueue
 from services.migration.records import WorkItem, WorkMessage
 
@@ -197,10 +198,8 @@ class Worker:
             async with self.pool.acquire() as conn:
                 try:
                     async with conn.cursor() as cur:
-                        results = [
-                            await process_object(cur, item.key, self.ctx, receive_count=receive_count, retry=retry)
-                            for item in items
-                        ]
+                        keys = [item.key for item in items]
+                        results = await process_batch(cur, keys, self.ctx, receive_count=receive_count, retry=retry)
                     await conn.commit()
                     return results
                 except pymysql.err.OperationalError as error:
