@@ -4,7 +4,8 @@ Per received batch, messages are grouped by MessageGroupId (owner scope, or its 
 order; groups run concurrently, a group's messages one after the other. Each message is one database
 transaction (`batch.process_batch`: the raw rows are locked, each object transformed if its version is
 newer than the applied one, written, marked applied; new readings together, the rest one by one with
-`processing.process_object`); the message is deleted only after that commit. A crash before the delete means a redelivery, which finds the version applied and does nothing.
+`processing.process_object`); the message is deleted only after that commit. A crash before the
+delete means a redelivery, which finds the version applied and does nothing.
 
 A message whose processing raises (not a clean transform failure, which is a migration_failures row
 and a delete) is left undeleted and made visible again after a short backoff, with the group's later
