@@ -11,7 +11,7 @@ import json
 import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from services.migration.errors import RecordFormatError
 from shared.legacy.transform.records import SCOPE_APP, SCOPE_FIELDS, object_key
@@ -52,19 +52,45 @@ class SourceRecord:
 
     def to_export_json(self) -> dict[str, Any]:
         """The record in the export format (what the transform reads)."""
-        scope: dict[str, Any] = {"type": self.scope_type}
-        if self.scope_id is not None:
-            scope[SCOPE_FIELDS[self.scope_type][0]] = self.scope_id
-        return {
-            "op": self.op,
-            "appID": self.app_id,
-            "scope": scope,
-            "bucket": self.bucket,
-            "objectID": self.object_id,
-            "version": self.version,
-            "modifiedAt": self.modified_at,
-            "object": None if self.body is None else dict(self.body),
-        }
+        return export_json(self, None if self.body is None else dict(self.body))
+
+
+class ExportFields(Protocol):
+    """What an export record is made of: a SourceRecord, or a raw row read back (repo.RawRow)."""
+
+    @property
+    def op(self) -> str: ...
+    @property
+    def app_id(self) -> str: ...
+    @property
+    def scope_type(self) -> str: ...
+    @property
+    def scope_id(self) -> str | None: ...
+    @property
+    def bucket(self) -> str: ...
+    @property
+    def object_id(self) -> str: ...
+    @property
+    def version(self) -> int: ...
+    @property
+    def modified_at(self) -> int: ...
+
+
+def export_json(fields: ExportFields, body: Mapping[str, Any] | None) -> dict[str, Any]:
+    """An export record (DESIGN section 10) with ``body`` as its object."""
+    scope: dict[str, Any] = {"type": fields.scope_type}
+    if fields.scope_id is not None:
+        scope[SCOPE_FIELDS[fields.scope_type][0]] = fields.scope_id
+    return {
+        "op": fields.op,
+        "appID": fields.app_id,
+        "scope": scope,
+        "bucket": fields.bucket,
+        "objectID": fields.object_id,
+        "version": fields.version,
+        "modifiedAt": fields.modified_at,
+        "object": body,
+    }
 
 
 def owner_scope(scope_type: str, scope_id: str | None) -> str:

@@ -15,8 +15,7 @@ from typing import Any
 
 import aiomysql
 
-from services.migration.records import SourceRecord
-from shared.legacy.transform.records import SCOPE_FIELDS
+from services.migration.records import SourceRecord, export_json
 
 _RAW_COLUMNS = (
     "object_key, app_id, scope_type, scope_id, bucket, object_id, version, op, modified_at, body, "
@@ -121,19 +120,7 @@ class RawRow:
 
     def export_json(self) -> dict[str, Any]:
         """The row as an export record (the transform's input); a DELETE has no object."""
-        scope: dict[str, Any] = {"type": self.scope_type}
-        if self.scope_id is not None:
-            scope[SCOPE_FIELDS[self.scope_type][0]] = self.scope_id
-        return {
-            "op": self.op,
-            "appID": self.app_id,
-            "scope": scope,
-            "bucket": self.bucket,
-            "objectID": self.object_id,
-            "version": self.version,
-            "modifiedAt": self.modified_at,
-            "object": None if self.op == "DELETE" else self.body,
-        }
+        return export_json(self, None if self.op == "DELETE" else self.body)
 
 
 _RAW_ROW_SELECT = (
