@@ -15,10 +15,7 @@ from aiokafka import AIOKafkaProducer
 
 from shared.db.connection import connect
 from shared.settings import CommonSettings
-from simulator.legacy.changes import generate_changes
-from simulator.legacy.dataset import load_dataset
 from simulator.legacy.export_format import dumps_line, read_snapshot
-from simulator.legacy.export_stream import export
 from simulator.legacy.model import SETTINGS_BUCKET, ExportRecord, Op
 from simulator.legacy.partitioning import partition_for, record_key
 from tests.integration.migration.conftest import (
@@ -32,26 +29,15 @@ from tests.integration.migration.conftest import (
     seed_dataset,
     spawn,
 )
-from tests.integration.migration.test_pipeline import assert_final_state, caught_up, query_int, reset_database
+from tests.integration.migration.test_pipeline import (
+    assert_final_state,
+    caught_up,
+    query_int,
+    reset_database,
+    start_pipeline,
+)
 
 pytestmark = pytest.mark.integration
-
-
-async def _start_pipeline(
-    settings: CommonSettings, database: str, topic: str, queues: Queues, directory: Path, changes: int
-) -> tuple[dict[str, str], int]:
-    """Dataset exported (snapshot + changes), users imported, snapshot loaded; returns env and record count."""
-    await reset_database(settings, database)
-    env = migration_env(settings, database, topic, queues)
-    run_cli(["users", "import", str(directory / "users.jsonl"), "--json"], env)
-    result = await export(
-        directory,
-        generate_changes(load_dataset(directory), changes, 5),
-        bootstrap=settings.kafka_bootstrap,
-        topic=topic,
-    )
-    run_cli(["migrate", "snapshot", str(directory / "snapshot.jsonl.gz")], env)
-    return env, result.snapshot_records + result.changes
 
 
 async def _counts(settings: CommonSettings, database: str) -> tuple[int, int, int]:
@@ -71,7 +57,7 @@ async def test_replayed_kafka_range_and_redelivered_messages_change_nothing(
     tmp_path: Path,
 ) -> None:
     directory = seed_dataset(tmp_path / "legacy", 40, seed=83)
-    env, total = await _start_pipeline(settings, scratch_db, topic, queues, directory, 1_500)
+    env, total = await start_pipeline(settings, scratch_db, topic, queues, directory, 1_500)
     group = processes(env)
     group.start("master", "follow")
     group.start("worker", "work")
@@ -164,7 +150,7 @@ async def test_poison_record_ends_in_the_dlq_and_in_migration_failures(
     tmp_path: Path,
 ) -> None:
     directory = seed_dataset(tmp_path / "legacy", 20, seed=85)
-    env, total = await _start_pipeline(settings, scratch_db, topic, queues, directory, 0)
+    env, total = await start_pipeline(settings, scratch_db, topic, queues, directory, 0)
     # a settings document whose version overflows device_settings.version: the transform accepts it, the
     # database refuses it on every attempt (an exception, not a clean transform failure)
     _, snapshot = read_snapshot(directory / "snapshot.jsonl.gz")

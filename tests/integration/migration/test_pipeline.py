@@ -90,6 +90,31 @@ async def assert_final_state(settings: CommonSettings, database: str, directory:
         )
 
 
+async def start_pipeline(
+    settings: CommonSettings,
+    database: str,
+    topic: str,
+    queues: Queues,
+    directory: Path,
+    changes: int,
+    *,
+    change_seed: int = 5,
+    users_file: str = "users.jsonl",
+) -> tuple[dict[str, str], int]:
+    """Dataset exported (snapshot + changes), users imported, snapshot loaded; returns env and record count."""
+    await reset_database(settings, database)
+    env = migration_env(settings, database, topic, queues)
+    run_cli(["users", "import", str(directory / users_file), "--json"], env)
+    result = await export(
+        directory,
+        generate_changes(load_dataset(directory), changes, change_seed),
+        bootstrap=settings.kafka_bootstrap,
+        topic=topic,
+    )
+    run_cli(["migrate", "snapshot", str(directory / "snapshot.jsonl.gz")], env)
+    return env, result.snapshot_records + result.changes
+
+
 async def caught_up(settings: CommonSettings, database: str, queues: Queues, total: int) -> bool:
     """The master committed every record and the workers applied every raw version."""
     done = await query_int(settings, database, "SELECT COALESCE(SUM(next_offset), 0) FROM migration_offsets")

@@ -14,16 +14,13 @@ import pytest
 
 from shared.db.connection import connect
 from shared.settings import CommonSettings
-from simulator.legacy.changes import generate_changes
-from simulator.legacy.dataset import load_dataset
 from simulator.legacy.export_format import read_snapshot
-from simulator.legacy.export_stream import export, read_changes
+from simulator.legacy.export_stream import read_changes
 from simulator.legacy.model import DEVICES_BUCKET, SETTINGS_BUCKET
 from tests.integration.migration.conftest import (
     Processes,
     Queues,
     eventually,
-    migration_env,
     run_cli,
     seed_dataset,
 )
@@ -33,7 +30,7 @@ from tests.integration.migration.test_pipeline import (
     caught_up,
     drained,
     query_int,
-    reset_database,
+    start_pipeline,
 )
 
 pytestmark = pytest.mark.integration
@@ -90,19 +87,14 @@ async def test_requeue_after_a_late_user_import_migrates_what_failed(
     processes: Callable[[dict[str, str]], Processes],
     tmp_path: Path,
 ) -> None:
-    await reset_database(settings, scratch_db)
     directory = seed_dataset(tmp_path / "legacy", 12, seed=87)
     late = _split_users(directory)
-    env = migration_env(settings, scratch_db, topic, queues)
-    run_cli(["users", "import", str(directory / "early-users.jsonl"), "--json"], env)
-    exported = await export(
-        directory, generate_changes(load_dataset(directory), 300, 6), bootstrap=settings.kafka_bootstrap, topic=topic
+    env, total = await start_pipeline(
+        settings, scratch_db, topic, queues, directory, 300, change_seed=6, users_file="early-users.jsonl"
     )
-    run_cli(["migrate", "snapshot", str(directory / "snapshot.jsonl.gz")], env)
     group = processes(env)
     group.start("master", "follow")
     group.start("worker", "work")
-    total = exported.snapshot_records + exported.changes
     await eventually(lambda: caught_up(settings, scratch_db, queues, total), 60, "the first pass")
     await assert_final_state(settings, scratch_db, directory)  # expected without the late users
 
@@ -153,18 +145,11 @@ async def test_a_requeued_failure_never_overwrites_a_newer_version(
     processes: Callable[[dict[str, str]], Processes],
     tmp_path: Path,
 ) -> None:
-    await reset_database(settings, scratch_db)
     directory = seed_dataset(tmp_path / "legacy", 6, seed=88)
-    env = migration_env(settings, scratch_db, topic, queues)
-    run_cli(["users", "import", str(directory / "users.jsonl"), "--json"], env)
-    exported = await export(
-        directory, generate_changes(load_dataset(directory), 150, 7), bootstrap=settings.kafka_bootstrap, topic=topic
-    )
-    run_cli(["migrate", "snapshot", str(directory / "snapshot.jsonl.gz")], env)
+    env, total = await start_pipeline(settings, scratch_db, topic, queues, directory, 150, change_seed=7)
     group = processes(env)
     group.start("master", "follow")
     group.start("worker", "work")
-    total = exported.snapshot_records + exported.changes
     await eventually(lambda: caught_up(settings, scratch_db, queues, total), 60, "the pipeline to drain")
 
     # a failure row of an older version whose object has migrated since at a newer one (as a worker that
