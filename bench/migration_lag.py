@@ -5,10 +5,12 @@ are created; a legacy dataset's users are imported and its snapshot exported and
 (`migrate follow`) and two workers (`migrate work`) run as subprocesses while --seconds of changes are
 produced at the rate. Lag per object = processed_at (set in the worker's transaction) minus the Kafka
 record timestamp of the version it applied (raw_kii_objects.source_timestamp_ms); p50/p99 over all
-changed objects. RSS: the peak VmRSS of each process, sampled every 0.5 s. Target: p99 under 1 s at
+changed objects. to_raw is the master's share: Kafka timestamp -> its raw upsert (received_at). RSS: the
+peak VmRSS of each process, sampled every 0.5 s. Target: p99 under 1 s at
 1,000/s. Scratch resources are deleted afterwards.
 
-    .venv/bin/python -m bench.migration_lag [--rates 1000,5000] [--seconds 10] [--lanes 0] [--json]
+    .venv/bin/python -m bench.migration_lag [--rates 1000,5000] [--seconds 10] [--lanes 0] [--batch-window-ms 0]
+        [--json]
 """
 
 from __future__ import annotations
@@ -18,11 +20,13 @@ import asyncio
 import json
 import os
 import platform
+import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 import uuid
 from pathlib import Path
 from typing import Any
@@ -30,6 +34,8 @@ from typing import Any
 import boto3
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from infra.local.component import StackPaths
+from infra.local.mariadb import MariaDB
 from shared.db.connection import connect
 from shared.db.migrations import migrate
 from shared.settings import CommonSettings
@@ -56,14 +62,41 @@ def _cli(args: list[str], env: dict[str, str]) -> None:
     subprocess.run([sys.executable, "-m", "vitalsync_cli", *args], env=env, cwd=ROOT, check=True, capture_output=True)
 
 
-def _spawn(command: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _spawn(command: str, env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [sys.executable, "-m", "vitalsync_cli", "migrate", command],
+        [sys.executable, "-m", "vitalsync_cli", "migrate", command, "--metrics-port", str(port)],
         env=env,
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+
+
+def _get(url: str) -> str | None:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return str(response.read().decode())
+    except OSError:
+        return None
+
+
+async def _until_running(ports: dict[str, int], timeout_s: float = 60) -> None:
+    """Wait until every process answers /readyz and the master has fetched from the topic (its lag gauge
+    is set after its first fetch): changes produced earlier would wait for start-up, not for the pipeline."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        ready = all(_get(f"http://127.0.0.1:{port}/readyz") is not None for port in ports.values())
+        metrics = _get(f"http://127.0.0.1:{ports['master']}/metrics") or ""
+        if ready and "migration_kafka_lag{" in metrics:
+            return
+        await asyncio.sleep(0.2)
+    raise TimeoutError(f"master and workers not running after {timeout_s:g}s")
 
 
 async def _scalar(settings: CommonSettings, db: str, sql: str) -> int:
@@ -75,7 +108,13 @@ async def _scalar(settings: CommonSettings, db: str, sql: str) -> int:
     return value
 
 
-async def run_rate(settings: CommonSettings, rate: int, seconds: float, users: int, lanes: int) -> dict[str, Any]:
+def _percentiles(values: list[float]) -> list[float]:
+    return statistics.quantiles(values, n=100) if len(values) > 1 else values * 99
+
+
+async def run_rate(
+    settings: CommonSettings, rate: int, seconds: float, users: int, lanes: int, window_ms: int
+) -> dict[str, Any]:
     """One rate; returns lag percentiles and peak RSS per process."""
     db, topic = f"vitalsync_bench_{uuid.uuid4().hex[:8]}", f"bench-lag-{uuid.uuid4().hex[:8]}"
     sqs = boto3.client(
@@ -105,6 +144,8 @@ async def run_rate(settings: CommonSettings, rate: int, seconds: float, users: i
         },
     )["QueueUrl"]
     env = {
+        # like the stack's services, over our MariaDB's socket file when the stack is the local one
+        **MariaDB(settings, StackPaths.from_env()).client_env(),
         **os.environ,
         "VITALSYNC_DB_NAME": db,
         "VITALSYNC_MIGRATION_TOPIC": topic,
@@ -112,12 +153,9 @@ async def run_rate(settings: CommonSettings, rate: int, seconds: float, users: i
         "VITALSYNC_MIGRATION_DLQ_URL": dlq,
         "VITALSYNC_MIGRATION_CONSUMER_GROUP": f"bench-{topic}",
         "VITALSYNC_LOG_LEVEL": "WARNING",
-        "VITALSYNC_MIGRATION_MAX_QUEUE_DEPTH": "40",
         "VITALSYNC_MIGRATION_POLL_MAX_RECORDS": "2000",
         "VITALSYNC_MIGRATION_GROUP_LANES": str(lanes),
-        # two workers and a master on one host: each its own free metrics port
-        "VITALSYNC_MIGRATION_MASTER_PORT": "0",
-        "VITALSYNC_MIGRATION_WORKER_PORT": "0",
+        "VITALSYNC_MIGRATION_BATCH_WINDOW_MS": str(window_ms),
     }
     processes: dict[str, subprocess.Popen[bytes]] = {}
     peaks: dict[str, int] = {}
@@ -128,8 +166,11 @@ async def run_rate(settings: CommonSettings, rate: int, seconds: float, users: i
         _cli(["users", "import", str(directory / "users.jsonl")], env)
         await export(directory, [], bootstrap=settings.kafka_bootstrap, topic=topic)
         _cli(["migrate", "snapshot", str(directory / "snapshot.jsonl.gz")], env)
+        # two workers and a master on one host: each its own free metrics port
+        ports = {name: _free_port() for name in ("master", "worker-1", "worker-2")}
         for name, command in (("master", "follow"), ("worker-1", "work"), ("worker-2", "work")):
-            processes[name] = _spawn(command, env)
+            processes[name] = _spawn(command, env, ports[name])
+        await _until_running(ports)
         count = int(rate * seconds)
         stop = asyncio.Event()
 
@@ -168,15 +209,21 @@ async def run_rate(settings: CommonSettings, rate: int, seconds: float, users: i
         conn = await connect(settings, db)
         async with conn.cursor() as cur:
             await cur.execute(
-                "SELECT TIMESTAMPDIFF(MICROSECOND, FROM_UNIXTIME(source_timestamp_ms / 1000), processed_at) / 1000 "
+                "SELECT TIMESTAMPDIFF(MICROSECOND, FROM_UNIXTIME(source_timestamp_ms / 1000), processed_at) / 1000, "
+                "TIMESTAMPDIFF(MICROSECOND, FROM_UNIXTIME(source_timestamp_ms / 1000), received_at) / 1000 "
                 "FROM raw_kii_objects WHERE source_timestamp_ms IS NOT NULL"
             )
-            lags = sorted(float(v) for (v,) in await cur.fetchall())
+            rows = await cur.fetchall()
         conn.close()
-        quantiles = statistics.quantiles(lags, n=100) if len(lags) > 1 else lags * 99
+        lags = sorted(float(total) for total, _ in rows)
+        # the master's share: Kafka timestamp -> raw upsert (received_at); the rest is SQS and the worker
+        master = sorted(float(upserted) for _, upserted in rows)
+        quantiles = _percentiles(lags)
+        master_quantiles = _percentiles(master)
         return {
             "rate": rate,
             "lanes": lanes,
+            "batch_window_ms": window_ms,
             "changes": result.changes,
             "produced_rate": round(result.changes / produced_s),
             "drain_s": round(drained_s, 1),
@@ -184,6 +231,8 @@ async def run_rate(settings: CommonSettings, rate: int, seconds: float, users: i
             "lag_ms_p50": round(quantiles[49]),
             "lag_ms_p99": round(quantiles[98]),
             "lag_ms_max": round(lags[-1]),
+            "to_raw_ms_p50": round(master_quantiles[49]),
+            "to_raw_ms_p99": round(master_quantiles[98]),
             "objects_measured": len(lags),
             "peak_rss_mb": {k: round(v / 1024) for k, v in peaks.items()},
         }
@@ -207,11 +256,17 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--users", type=int, default=300)
     parser.add_argument("--lanes", type=int, default=0, help="VITALSYNC_MIGRATION_GROUP_LANES (0: a group per owner)")
+    parser.add_argument(
+        "--batch-window-ms", type=int, default=0, help="VITALSYNC_MIGRATION_BATCH_WINDOW_MS (0: one poll per batch)"
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     settings = CommonSettings()
     rates = [int(rate) for rate in args.rates.split(",")]
-    results = [asyncio.run(run_rate(settings, rate, args.seconds, args.users, args.lanes)) for rate in rates]
+    results = [
+        asyncio.run(run_rate(settings, rate, args.seconds, args.users, args.lanes, args.batch_window_ms))
+        for rate in rates
+    ]
     out = {
         "date": time.strftime("%Y-%m-%d"),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores",

@@ -40,6 +40,13 @@ class MariaDB(Component):
     def socket(self) -> Path:
         return self.paths.data("mariadb") / "mysqld.sock"
 
+    def client_env(self) -> dict[str, str]:
+        """Environment for a process of ours on this host: our MariaDB's socket file instead of loopback
+        TCP (the kernel time a TCP client pays per statement is a large share of a busy service's CPU)."""
+        if self.external or self.settings.db_host not in ("127.0.0.1", "localhost"):
+            return {}
+        return {"VITALSYNC_DB_UNIX_SOCKET": str(self.socket)}
+
     def install(self) -> None:
         if not (find_binary(("mariadbd", "mysqld")) and find_binary(("mariadb-install-db", "mysql_install_db"))):
             apt_install(["mariadb-server"], "MariaDB (mariadbd)")

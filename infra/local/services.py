@@ -40,10 +40,8 @@ class Service(Component):
             cognito = json.loads(resources.read_text()).get("cognito", {})
             env.setdefault("VITALSYNC_COGNITO_USER_POOL_ID", cognito.get("user_pool_id", ""))
             env.setdefault("VITALSYNC_COGNITO_CLIENT_ID", cognito.get("app_client_id", ""))
-        # our own MariaDB: its socket file instead of loopback TCP (kernel time the service would pay)
-        database = MariaDB(self.settings, self.paths)
-        if not database.external and self.settings.db_host in ("127.0.0.1", "localhost"):
-            env.setdefault("VITALSYNC_DB_UNIX_SOCKET", str(database.socket))
+        for key, value in MariaDB(self.settings, self.paths).client_env().items():
+            env.setdefault(key, value)
         return [sys.executable, "-m", f"services.{self.name}"], env
 
     def ready(self) -> bool:

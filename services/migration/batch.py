@@ -1,5 +1,9 @@
 """A worker message's records in one transaction: new readings together, everything else one by one.
 
+The message's owners' user rows are locked first, in id order (`owners.owner_user_ids`), then its raw
+rows: concurrent messages sharing users wait for each other instead of deadlocking, and the master's
+upsert never waits for a transaction that is itself waiting for a user.
+
 Change capture is mostly new readings, and `processing.process_object` spends about ten statements on
 each (raw row lock, owner look-ups, user lock, duplicate check, insert, id look-up, change_log, outbox,
 created_at, failure, applied mark). Here the message's raw rows are locked with one statement, and the
@@ -21,8 +25,15 @@ import aiomysql
 
 from services.migration import repo
 from services.migration.bulk import lock_users, write_new_readings
-from services.migration.owners import load_owners
-from services.migration.processing import Outcome, ProcessContext, Processed, process_object, reading_waits_for
+from services.migration.owners import DbOwners, load_owners, owner_user_ids
+from services.migration.processing import (
+    Outcome,
+    Prefetched,
+    ProcessContext,
+    Processed,
+    process_object,
+    reading_waits_for,
+)
 from shared.legacy.transform import ReadingBucket, ReadingRow, Transformed, transform
 from shared.store.readings import existing_ids
 
@@ -31,24 +42,28 @@ async def process_batch(
     cur: aiomysql.Cursor, keys: Sequence[str], ctx: ProcessContext, *, receive_count: int, retry: bool
 ) -> list[Processed | None]:
     """What each key's object became (None: nothing to do, as for a repeated key), in the caller's transaction."""
+    await lock_users(cur, await owner_user_ids(cur, sorted(set(keys))))
     raws = await repo.lock_raws(cur, keys)
+    owners = await load_owners(cur, [(raw.scope_type, raw.scope_id, raw.body) for raw in raws.values()])
+    prefetched = Prefetched(dict(raws), owners)
     candidates = [key for key in dict.fromkeys(keys) if (raw := raws.get(key)) is not None and _first_reading(raw, ctx)]
     done: dict[str, Processed | None] = {}
 
     async def one_by_one(key: str) -> None:
-        done[key] = await process_object(cur, key, ctx, receive_count=receive_count, retry=retry)
+        done[key] = await process_object(cur, key, ctx, receive_count=receive_count, retry=retry, prefetched=prefetched)
 
     for key in dict.fromkeys(keys):
         if key not in candidates:
             await one_by_one(key)
     # after the others: a device that came in the same message is written, so its readings find it
-    readings = await _new_readings(cur, {key: raws[key] for key in candidates}, ctx)
+    readings = await _new_readings(cur, {key: raws[key] for key in candidates}, ctx, await prefetched.owners_for(cur))
     for key in candidates:
         if key not in readings:
             await one_by_one(key)
     if readings:
         await _write(cur, readings, ctx)
         done.update(dict.fromkeys(readings, Processed(Outcome.ROWS)))
+    await prefetched.flush(cur)
     seen: set[str] = set()
     results: list[Processed | None] = []
     for key in keys:
@@ -67,12 +82,11 @@ def _first_reading(raw: repo.RawRow, ctx: ProcessContext) -> bool:
 
 
 async def _new_readings(
-    cur: aiomysql.Cursor, raws: dict[str, repo.RawRow], ctx: ProcessContext
+    cur: aiomysql.Cursor, raws: dict[str, repo.RawRow], ctx: ProcessContext, owners: DbOwners
 ) -> dict[str, tuple[ReadingRow, str | None]]:
     """key -> (row, waiting_for) of the readings the bulk path writes; the rest stays per object."""
     if not raws:
         return {}
-    owners = await load_owners(cur, [(raw.scope_type, raw.scope_id, raw.body) for raw in raws.values()])
     found: dict[str, tuple[ReadingRow, str | None]] = {}
     for key, raw in raws.items():
         result = transform(raw.export_json(), ctx.mapping, owners)

@@ -29,6 +29,10 @@ class MigrationSettings(CommonSettings):
     migration_poll_max_records: int = Field(default=500, ge=1)
     migration_poll_timeout_ms: int = Field(default=200, ge=1)
     migration_max_queue_depth: int = Field(default=500, ge=1)
+    # master: keep collecting records for this long after the first one of a batch arrived. Fewer, fuller
+    # messages (with lanes, one per lane and window) for up to this much added latency; 0: each batch is
+    # what one poll returns. SQS bills per request, and moto's FIFO send slows down as its queue deepens
+    migration_batch_window_ms: int = Field(default=0, ge=0, le=10_000)
     # records of one owner scope per message (one message per scope and batch, up to this many)
     migration_records_per_message: int = Field(default=50, ge=1, le=500)
     # 0: one SQS message group per owner scope (DESIGN section 8). N: owner scopes hashed onto N groups
@@ -40,6 +44,12 @@ class MigrationSettings(CommonSettings):
     migration_receive_batch: int = Field(default=10, ge=1, le=10)
     migration_worker_receivers: int = Field(default=2, ge=1)
     migration_wait_time_s: int = Field(default=1, ge=0, le=20)
+    # while messages keep coming, a receiver polls without waiting and pauses this long after an empty
+    # answer; it goes back to long polls once nothing came for `migration_busy_window_ms`. A long poll
+    # does not always see a group freed while it waits (moto snapshots the in-flight groups when the
+    # poll starts), which held a freed group's next message for up to the whole wait (README, Decisions)
+    migration_busy_poll_pause_ms: int = Field(default=20, ge=1, le=1000)
+    migration_busy_window_ms: int = Field(default=1000, ge=0, le=60_000)
     migration_retry_backoff_s: int = Field(default=2, ge=0, le=900)
     # snapshot: records per transaction (a checkpoint is committed with each)
     migration_snapshot_chunk: int = Field(default=2000, ge=1)

@@ -15,7 +15,7 @@ finds (it reads the marks with a locking read too).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import aiomysql
@@ -95,3 +95,24 @@ async def load_owners(
         for user_id, serial, device_id in await cur.fetchall():
             owners._devices.setdefault((user_id, serial), device_id)
     return owners
+
+
+async def owner_user_ids(cur: aiomysql.Cursor, keys: Sequence[str]) -> set[str]:
+    """The users owning the scopes of these objects' raw rows, by plain reads (no locks).
+
+    A worker locks these users, in id order, before the raw rows and before any other user lock of its
+    transaction. Objects of one user arrive in several groups (their user scope and their things'):
+    transactions that took users one by one in message order deadlocked, and a transaction waiting for
+    a user while holding raw rows stalled the master's upsert of those rows.
+    """
+    if not keys:
+        return set()
+    marks = _placeholders(keys)
+    await cur.execute(
+        "SELECT u.id FROM raw_kii_objects r JOIN users u ON u.legacy_user_id = r.scope_id "  # noqa: S608
+        f"WHERE r.object_key IN ({marks}) AND r.scope_type = %s "
+        "UNION SELECT t.user_id FROM raw_kii_objects r JOIN migration_things t ON t.thing_id = r.scope_id "
+        f"WHERE r.object_key IN ({marks}) AND r.scope_type = %s",
+        (*keys, SCOPE_USER, *keys, SCOPE_THING),
+    )
+    return {user_id for (user_id,) in await cur.fetchall() if user_id}

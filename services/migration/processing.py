@@ -19,7 +19,8 @@ loader follow (issue 8 item 3).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import defaultdict
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 import aiomysql
@@ -68,6 +69,39 @@ class ProcessContext:
     events: EventTarget
 
 
+@dataclass(slots=True)
+class Prefetched:
+    """What `batch.process_batch` reads once for a whole message instead of once per object.
+
+    - ``raws``: the message's raw rows, locked at the start. An object takes its row out when processed,
+      so an object processed a second time in the transaction (woken by a device) is read again.
+    - ``owners``: the owners of all of them; devices written in the transaction are added as they are,
+      and after objects were woken (processed with their own look-up) it is loaded again.
+    - ``settled``: objects whose raw row can be marked applied (and their failure row removed) at the
+      end of the transaction, one statement per outcome: those that do not wait for a device and were
+      not waiting either, so no wake-up in between reads their mark.
+    """
+
+    raws: dict[str, repo.RawRow]
+    owners: DbOwners
+    settled: dict[Outcome, list[str]] = field(default_factory=lambda: defaultdict(list))
+    stale_owners: bool = False
+
+    async def owners_for(self, cur: aiomysql.Cursor) -> DbOwners:
+        """The owners, loaded again for the rows still to process when a wake-up made them stale."""
+        if self.stale_owners:
+            self.owners = await load_owners(cur, [(r.scope_type, r.scope_id, r.body) for r in self.raws.values()])
+            self.stale_owners = False
+        return self.owners
+
+    async def flush(self, cur: aiomysql.Cursor) -> None:
+        """Write the settled objects' applied marks and remove their failure rows."""
+        for outcome, keys in self.settled.items():
+            await repo.mark_versions_applied(cur, keys, outcome, None)
+        await repo.clear_failures(cur, [key for keys in self.settled.values() for key in keys])
+        self.settled.clear()
+
+
 def serial_token(user_id: str, serial: str) -> str:
     """waiting_for of an object that needs the device user_id/serial."""
     return f"serial:{user_id}:{serial}"[:200]
@@ -92,21 +126,34 @@ def retryable(raw: repo.RawRow) -> bool:
 
 
 async def process_object(
-    cur: aiomysql.Cursor, key: str, ctx: ProcessContext, *, receive_count: int = 1, retry: bool = False
+    cur: aiomysql.Cursor,
+    key: str,
+    ctx: ProcessContext,
+    *,
+    receive_count: int = 1,
+    retry: bool = False,
+    prefetched: Prefetched | None = None,
 ) -> Processed | None:
     """Bring the processed schema up to the raw row of key, in the caller's transaction; None: nothing to do.
 
     With retry, an applied version that is `retryable` is processed again; one that is not has a newer
     version migrated since the failure was seen, so a failure row left for it is obsolete and goes.
+    With prefetched (a message's objects), the raw row and owners come from it and the final mark may
+    be deferred to `Prefetched.flush`.
     """
-    raw = await repo.lock_raw(cur, key)
+    raw = prefetched.raws.pop(key, None) if prefetched is not None else None
+    if raw is None:
+        raw = await repo.lock_raw(cur, key)
     if raw is None:
         raise RawRowMissingError(f"no raw row for {key}")
     if not raw.pending and not (retry and retryable(raw)):
         if retry:
             await repo.clear_failure(cur, key)
         return None
-    owners = await load_owners(cur, [(raw.scope_type, raw.scope_id, raw.body)])
+    if prefetched is not None:
+        owners = await prefetched.owners_for(cur)
+    else:
+        owners = await load_owners(cur, [(raw.scope_type, raw.scope_id, raw.body)])
     woken: list[str] = []
     waiting: str | None = None
     pattern: str | None = None
@@ -116,7 +163,6 @@ async def process_object(
         if isinstance(removal, DeleteTarget):
             await writes.delete_target(cur, removal, ctx.events)
         outcome = Outcome.DELETED
-        await repo.clear_failure(cur, key)
     else:
         result = transform(record, ctx.mapping, owners)
         if isinstance(result, TransformFailure):
@@ -143,11 +189,18 @@ async def process_object(
                 if isinstance(row, DeviceRow)
                 for token in device_tokens(row, result.thing_id)
             ]
+    if prefetched is not None and outcome != Outcome.FAILED and waiting is None and raw.waiting_for is None:
+        prefetched.settled[outcome].append(key)
+    else:
+        if outcome != Outcome.FAILED:
             await repo.clear_failure(cur, key)
-    await repo.mark_applied(cur, key, raw.version, outcome, waiting)
+        await repo.mark_applied(cur, key, raw.version, outcome, waiting)
     for waiting_key in await repo.waiting_keys(cur, woken):
         if waiting_key != key:
             await process_object(cur, waiting_key, ctx, receive_count=receive_count, retry=True)
+            if prefetched is not None:  # read again if the message has it too; devices may have changed
+                prefetched.raws.pop(waiting_key, None)
+                prefetched.stale_owners = True
     return Processed(outcome, pattern)
 
 

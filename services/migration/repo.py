@@ -89,10 +89,16 @@ def _raw_params(record: SourceRecord, applied: Applied | None) -> tuple[Any, ...
 async def upsert_raw(
     cur: aiomysql.Cursor, records: Sequence[SourceRecord], applied: Mapping[str, Applied] | None = None
 ) -> None:
-    """Insert or update raw rows, newer version wins (one multi-row statement per ~1 MB)."""
+    """Insert or update raw rows, newer version wins (one multi-row statement per ~1 MB).
+
+    Rows go in key order, the order in which workers lock them (`lock_raws`): the master's upsert and a
+    worker's transaction then wait for each other instead of deadlocking. A key's versions may come in
+    any order; the newer one wins either way.
+    """
     if records:
         applied = applied or {}
-        await cur.executemany(_UPSERT_RAW, [_raw_params(r, applied.get(r.key)) for r in records])
+        ordered = sorted(records, key=lambda record: record.key)
+        await cur.executemany(_UPSERT_RAW, [_raw_params(r, applied.get(r.key)) for r in ordered])
 
 
 @dataclass(frozen=True, slots=True)

@@ -97,44 +97,55 @@ class Worker:
             await asyncio.gather(*loops, return_exceptions=True)
 
     async def _receive_loop(self) -> None:
+        """Receive and handle batches: short polls while busy, long polls when idle (config)."""
         backoff = BACKOFF_INITIAL_S
+        busy_window_s = self.settings.migration_busy_window_ms / 1000
+        last_message = -busy_window_s
         while not self._stopping.is_set():
+            busy = time.monotonic() - last_message < busy_window_s
             try:
                 messages = await self.queue.receive(
-                    self.settings.migration_receive_batch, self.settings.migration_wait_time_s, None
+                    self.settings.migration_receive_batch, 0 if busy else self.settings.migration_wait_time_s, None
                 )
+                backoff = BACKOFF_INITIAL_S
                 if messages:
+                    last_message = time.monotonic()
                     self.metrics.messages_received.inc(len(messages))
                     await self.handle_batch(messages)
-                backoff = BACKOFF_INITIAL_S
+                elif busy:
+                    await self._pause(self.settings.migration_busy_poll_pause_ms / 1000)
             except (ClientError, BotoCoreError, OSError, pymysql.err.OperationalError) as error:
                 log.warning("worker receive/delete failed (%r); retrying in %.1fs", error, backoff)
-                try:
-                    await asyncio.wait_for(self._stopping.wait(), backoff)
-                except TimeoutError:
-                    pass
+                await self._pause(backoff)
                 backoff = min(backoff * 2, BACKOFF_MAX_S)
 
+    async def _pause(self, seconds: float) -> None:
+        """Sleep, cut short by stop()."""
+        try:
+            await asyncio.wait_for(self._stopping.wait(), seconds)
+        except TimeoutError:
+            pass
+
     async def handle_batch(self, messages: Sequence[ReceivedMessage]) -> None:
-        """Process a received batch group by group; delete what committed, retry the rest later."""
+        """Process a received batch, its groups concurrently; each group's messages in order."""
         groups: dict[str, list[ReceivedMessage]] = {}
         for message in messages:
             groups.setdefault(message.group_id, []).append(message)
-        results = await asyncio.gather(*(self._handle_group(group) for group in groups.values()))
-        done = [m for ok, _ in results for m in ok]
-        retry = [m for _, later in results for m in later]
-        if done:
-            await self.queue.delete(done)
-        if retry:
-            await self.queue.retry_later(retry, self.settings.migration_retry_backoff_s)
+        await asyncio.gather(*(self._handle_group(group) for group in groups.values()))
 
-    async def _handle_group(
-        self, group: Sequence[ReceivedMessage]
-    ) -> tuple[list[ReceivedMessage], list[ReceivedMessage]]:
+    async def _handle_group(self, group: Sequence[ReceivedMessage]) -> None:
+        """Process a group's messages in order; delete what committed as soon as the group is done (FIFO
+        hands out the group's next message only then, so a slow group of the batch does not hold the
+        others), and make the rest visible again after the retry backoff."""
+        done, later = list(group), []
         for index, message in enumerate(group):
             if not await self.handle_message(message):
-                return list(group[:index]), list(group[index:])
-        return list(group), []
+                done, later = list(group[:index]), list(group[index:])
+                break
+        if done:
+            await self.queue.delete(done)
+        if later:
+            await self.queue.retry_later(later, self.settings.migration_retry_backoff_s)
 
     def _last_receive(self, message: ReceivedMessage) -> bool:
         return self.max_receive_count is not None and message.receive_count >= self.max_receive_count
