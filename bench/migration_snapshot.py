@@ -93,7 +93,7 @@ async def run(users: int) -> dict[str, Any]:
         for name in (loaded, baseline):
             await import_users_run(AuthSettings(db_name=name), lines)
         settings = base.model_copy(update={"db_name": loaded})
-        pool = await create_pool(settings)
+        pool = await create_pool(settings, no_backslash_escapes=True)  # as `migrate snapshot` opens it
         started = time.perf_counter()
         cpu = resource.getrusage(resource.RUSAGE_SELF)
         report = await load_snapshot(pool, work / "snapshot.jsonl.gz", _context(settings), chunk_size=2000)
@@ -118,6 +118,7 @@ async def run(users: int) -> dict[str, Any]:
         target = await aiomysql.connect(
             host=base.db_host,
             port=base.db_port,
+            unix_socket=base.db_unix_socket,
             user=base.db_user,
             password=base.db_password.get_secret_value(),
             db=baseline,

@@ -69,7 +69,8 @@ def _context(settings: MigrationSettings) -> ProcessContext:
 
 @asynccontextmanager
 async def _pool(settings: MigrationSettings) -> AsyncIterator[aiomysql.Pool]:
-    pool = await create_pool(settings)
+    # the migration's SQL has no LIKE and passes flat parameters: quotes doubled, not translated
+    pool = await create_pool(settings, no_backslash_escapes=True)
     try:
         yield pool
     finally:

@@ -14,6 +14,7 @@ snapshot again, or while `follow` already runs, cannot move an object back to an
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import gzip
 import hashlib
@@ -169,20 +170,61 @@ async def load_snapshot(
                 next(records)
             if progress is not None:
                 progress(done, reader.bytes_read)
-            chunk: list[SourceRecord] = []
-            for record in records:
-                chunk.append(record)
-                if len(chunk) >= chunk_size:
-                    done = await _commit_chunk(conn, chunk, ctx, report, reader, done, str(path))
-                    chunk = []
+            async with ReadAhead(records, chunk_size) as chunks:
+                chunk = await chunks.next()
+                while True:
+                    following = await chunks.next()
+                    last = not following
+                    done = await _commit_chunk(conn, chunk, ctx, report, reader, done, str(path), finished=last)
                     if progress is not None:
                         progress(done, reader.bytes_read)
-            done = await _commit_chunk(conn, chunk, ctx, report, reader, done, str(path), finished=True)
-            if progress is not None:
-                progress(done, reader.bytes_read)
+                    if last:
+                        break
+                    chunk = following
         return report
     finally:
         reader.close()
+
+
+class ReadAhead:
+    """Decodes the next chunk of records while the current one is written.
+
+    Reading and decoding the file is a fifth of the loader's CPU, and writing a chunk spends about a
+    third of its time waiting for MariaDB. A task decodes the following chunk in slices of
+    `SLICE` records, yielding to the event loop after each, so it runs while the writer waits for a
+    statement and the writer resumes at most one slice (~1 ms) after its answer arrives.
+    """
+
+    SLICE = 32
+
+    def __init__(self, records: Iterator[SourceRecord], chunk_size: int) -> None:
+        self._records = records
+        self._chunk_size = chunk_size
+        self._task: asyncio.Task[list[SourceRecord]] | None = None
+
+    async def __aenter__(self) -> ReadAhead:
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+    async def next(self) -> list[SourceRecord]:
+        """The next chunk (empty at the end of the file); the one after it starts decoding."""
+        chunk = await self._task if self._task is not None else await self._decode()
+        self._task = asyncio.create_task(self._decode()) if chunk else None
+        return chunk
+
+    async def _decode(self) -> list[SourceRecord]:
+        chunk: list[SourceRecord] = []
+        for record in self._records:
+            chunk.append(record)
+            if len(chunk) >= self._chunk_size:
+                break
+            if len(chunk) % self.SLICE == 0:
+                await asyncio.sleep(0)
+        return chunk
 
 
 async def _commit_chunk(

@@ -13,8 +13,18 @@ DB_POOL = web.AppKey("db_pool", aiomysql.Pool)
 _POOL_RECYCLE_S = 300  # below MySQL's wait_timeout, so the pool never hands out a server-closed socket
 
 
-async def create_pool(settings: CommonSettings) -> aiomysql.Pool:
-    """A lazy pool (minsize 0): a service starts and reports unready while the database is down."""
+async def create_pool(settings: CommonSettings, *, no_backslash_escapes: bool = False) -> aiomysql.Pool:
+    """A lazy pool (minsize 0): a service starts and reports unready while the database is down.
+
+    no_backslash_escapes adds NO_BACKSLASH_ESCAPES to the session's sql_mode. The driver then quotes a
+    string parameter by doubling its single quotes (one str.replace) instead of translating it character
+    by character: for bulk writers of JSON text (the migration) that was a sixth of their CPU. Only for
+    code whose SQL text has no backslash escapes of its own (a LIKE pattern's default escape is one)
+    and which passes flat parameters (a tuple parameter's strings are still escaped the backslash way).
+    """
+    init_command = "SET time_zone = '+00:00'"  # DATETIME columns hold UTC everywhere
+    if no_backslash_escapes:
+        init_command += ", sql_mode = CONCAT(@@sql_mode, ',NO_BACKSLASH_ESCAPES')"
     return await aiomysql.create_pool(
         host=settings.db_host,
         port=settings.db_port,
@@ -28,7 +38,7 @@ async def create_pool(settings: CommonSettings) -> aiomysql.Pool:
         charset="utf8mb4",
         pool_recycle=_POOL_RECYCLE_S,
         connect_timeout=settings.ready_timeout_s,
-        init_command="SET time_zone = '+00:00'",  # DATETIME columns hold UTC everywhere
+        init_command=init_command,
     )
 
 

@@ -1,0 +1,74 @@
+"""The pool's NO_BACKSLASH_ESCAPES option (the migration's): strings still round-trip byte for byte."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+from pymysql.constants import SERVER_STATUS
+
+from shared.db.connection import connect
+from shared.db.pool import create_pool
+from shared.settings import CommonSettings
+
+pytestmark = pytest.mark.integration
+
+NASTY = [
+    "it's",
+    "back\\slash at the end\\",
+    "\\' quote after a backslash",
+    "''; DROP TABLE t; --",
+    'double "quotes" and \\"escaped\\" ones',
+    "new\nline, tab\t, return\r, NUL \x00, ctrl-Z \x1a",
+    "unicode: Zoë 北京 🩺",
+    "",
+]
+
+
+@pytest.fixture
+async def table(settings: CommonSettings) -> AsyncIterator[str]:
+    """A scratch table with a text and a JSON column."""
+    name = f"pool_t{uuid.uuid4().hex[:10]}"
+    conn = await connect(settings)
+    async with conn.cursor() as cur:
+        await cur.execute(f"CREATE TABLE {name} (id INT PRIMARY KEY, text_value TEXT, doc JSON)")
+    try:
+        yield name
+    finally:
+        async with conn.cursor() as cur:
+            await cur.execute(f"DROP TABLE {name}")
+        conn.close()
+
+
+@pytest.mark.parametrize("no_backslash_escapes", [True, False])
+async def test_strings_round_trip_exactly(settings: CommonSettings, table: str, no_backslash_escapes: bool) -> None:
+    pool = await create_pool(settings, no_backslash_escapes=no_backslash_escapes)
+    try:
+        async with pool.acquire() as conn:
+            flagged = bool(conn.server_status & SERVER_STATUS.SERVER_STATUS_NO_BACKSLASH_ESCAPES)
+            assert flagged is no_backslash_escapes
+            rows = [(i, text, json.dumps({"v": text}, ensure_ascii=False)) for i, text in enumerate(NASTY)]
+            async with conn.cursor() as cur:
+                await cur.executemany(f"INSERT INTO {table} (id, text_value, doc) VALUES (%s, %s, %s)", rows)
+                await cur.execute(f"UPDATE {table} SET text_value = %s WHERE id = %s", (NASTY[2] + "!", 2))
+                await conn.commit()
+                await cur.execute(f"SELECT id, text_value, doc FROM {table} ORDER BY id")
+                found = await cur.fetchall()
+            await conn.commit()
+    finally:
+        pool.close()
+        await pool.wait_closed()
+    expected = [(i, NASTY[2] + "!" if i == 2 else text, {"v": text}) for i, text in enumerate(NASTY)]
+    assert [(i, text, json.loads(doc)) for i, text, doc in found] == expected
+    assert await _count(settings, table) == len(NASTY)  # the injection attempt stayed a value
+
+
+async def _count(settings: CommonSettings, table: str) -> int:
+    conn = await connect(settings)
+    async with conn.cursor() as cur:
+        await cur.execute(f"SELECT COUNT(*) FROM {table}")
+        (count,) = await cur.fetchone()
+    conn.close()
+    return int(count)
