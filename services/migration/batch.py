@@ -1,8 +1,9 @@
 """A worker message's records in one transaction: new readings together, everything else one by one.
 
-The message's owners' user rows are locked first, in id order (`owners.owner_user_ids`), then its raw
-rows: concurrent messages sharing users wait for each other instead of deadlocking, and the master's
-upsert never waits for a transaction that is itself waiting for a user.
+When a message holds several owner scopes (group lanes), their owners' user rows are locked first, in id
+order (`owners.owner_user_ids`), then its raw rows: concurrent messages sharing users wait for each other
+instead of deadlocking, and the master's upsert never waits for a transaction that is itself waiting for
+a user. A message of one scope writes one user's rows and skips those two statements.
 
 Change capture is mostly new readings, and `processing.process_object` spends about ten statements on
 each (raw row lock, owner look-ups, user lock, duplicate check, insert, id look-up, change_log, outbox,
@@ -35,6 +36,7 @@ from services.migration.processing import (
     reading_waits_for,
 )
 from shared.legacy.transform import ReadingBucket, ReadingRow, Transformed, transform
+from shared.legacy.transform.records import key_scope
 from shared.store.readings import existing_ids
 
 
@@ -42,7 +44,8 @@ async def process_batch(
     cur: aiomysql.Cursor, keys: Sequence[str], ctx: ProcessContext, *, receive_count: int, retry: bool
 ) -> list[Processed | None]:
     """What each key's object became (None: nothing to do, as for a repeated key), in the caller's transaction."""
-    await lock_users(cur, await owner_user_ids(cur, sorted(set(keys))))
+    if len({key_scope(key) for key in keys}) > 1:  # one scope's objects belong to one user: nothing to order
+        await lock_users(cur, await owner_user_ids(cur, sorted(set(keys))))
     raws = await repo.lock_raws(cur, keys)
     owners = await load_owners(cur, [(raw.scope_type, raw.scope_id, raw.body) for raw in raws.values()])
     prefetched = Prefetched(dict(raws), owners)

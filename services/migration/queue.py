@@ -160,6 +160,45 @@ class WorkQueue:
         return int(json.loads(policy)["maxReceiveCount"]) if policy else None
 
 
+class DeleteCoalescer:
+    """Deletes messages as soon as asked, folding requests that come while one is in flight into one.
+
+    Groups of a received batch finish at different moments and each wants its messages deleted at once
+    (FIFO hands out a group's next message only then). One request per group multiplied the requests;
+    here the first group's delete goes out alone and the groups finishing during it share the next.
+    """
+
+    def __init__(self, queue: WorkQueue, linger_s: float = 0.01) -> None:
+        self.queue = queue
+        self.linger_s = linger_s
+        self._waiting: list[tuple[Sequence[ReceivedMessage], asyncio.Future[None]]] = []
+        self._flushing: asyncio.Task[None] | None = None
+
+    async def delete(self, messages: Sequence[ReceivedMessage]) -> None:
+        """Return once messages were deleted (or raise what the request raised)."""
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiting.append((messages, done))
+        if self._flushing is None:
+            self._flushing = asyncio.create_task(self._flush())
+        await done
+
+    async def _flush(self) -> None:
+        try:
+            while self._waiting:
+                await asyncio.sleep(self.linger_s)
+                batch, self._waiting = self._waiting, []
+                try:
+                    await self.queue.delete([m for messages, _ in batch for m in messages])
+                except Exception as error:  # noqa: BLE001 - handed to every caller of the failed request
+                    for _, done in batch:
+                        done.set_exception(error)
+                else:
+                    for _, done in batch:
+                        done.set_result(None)
+        finally:
+            self._flushing = None
+
+
 async def _queue_url(client: Any, name: str) -> str:
     try:
         response = await client.get_queue_url(QueueName=name)

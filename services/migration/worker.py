@@ -40,7 +40,7 @@ from services.migration.config import MigrationSettings
 from services.migration.errors import RawRowMissingError, RecordFormatError
 from services.migration.metrics import WorkerMetrics
 from services.migration.processing import Outcome, ProcessContext, Processed
-from services.migration.queue import ReceivedMessage, WorkQueue
+from services.migration.queue import DeleteCoalescer, ReceivedMessage, WorkQueue
 from services.migration.records import WorkItem, WorkMessage
 
 log = logging.getLogger(__name__)
@@ -79,6 +79,7 @@ class Worker:
         self.ctx = ctx
         self.metrics = WorkerMetrics(registry or CollectorRegistry())
         self._stopping = asyncio.Event()
+        self._deleter = DeleteCoalescer(queue)
         self.max_receive_count: int | None = None
 
     def stop(self) -> None:
@@ -143,7 +144,7 @@ class Worker:
                 done, later = list(group[:index]), list(group[index:])
                 break
         if done:
-            await self.queue.delete(done)
+            await self._deleter.delete(done)
         if later:
             await self.queue.retry_later(later, self.settings.migration_retry_backoff_s)
 

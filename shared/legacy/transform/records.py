@@ -64,6 +64,11 @@ def object_key(scope_type: str, scope_id: str | None, bucket: str, object_id: st
     return f"{prefix}/buckets/{bucket}/objects/{object_id}"
 
 
+def key_scope(key: str) -> str:
+    """The owner-scope part of an object key (what comes before ``/buckets/``): one value per scope."""
+    return key.partition("/buckets/")[0]
+
+
 # built once: json.dumps with options builds a new encoder on every call (a third of the cost for small objects)
 _COMPACT_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 

@@ -1,4 +1,4 @@
-"""How the master collects a batch and how a worker polls the queue (pure: fake consumer and queue)."""
+"""How the master collects a batch and how a worker polls and deletes (pure: fake consumer and queue)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from aiokafka import TopicPartition
 
 from services.migration.config import MigrationSettings
 from services.migration.master import Master
-from services.migration.queue import ReceivedMessage
+from services.migration.queue import DeleteCoalescer, ReceivedMessage
 from services.migration.worker import Worker
 
 PARTITION = TopicPartition("legacy.export.v1", 0)
@@ -123,3 +123,35 @@ async def test_worker_goes_back_to_long_polls_after_the_busy_window() -> None:
     first_short, back_to_long = queue.waits.index(0), queue.waits.index(7, 1)
     assert first_short < back_to_long
     assert set(queue.waits[first_short:back_to_long]) == {0}
+
+
+class SlowDeletes:
+    """delete() takes a while and records each request's messages; fails when told to."""
+
+    def __init__(self, fail: bool = False) -> None:
+        self.requests: list[list[str]] = []
+        self.fail = fail
+
+    async def delete(self, messages: Sequence[ReceivedMessage]) -> None:
+        self.requests.append([m.message_id for m in messages])
+        await asyncio.sleep(0.05)
+        if self.fail:
+            raise OSError("connection reset")
+
+
+async def test_deletes_asked_while_one_is_in_flight_share_the_next_request() -> None:
+    queue = SlowDeletes()
+    deleter = DeleteCoalescer(queue, linger_s=0)  # type: ignore[arg-type]
+
+    async def later(delay: float, number: int) -> None:
+        await asyncio.sleep(delay)
+        await deleter.delete([_message(number)])
+
+    await asyncio.gather(later(0, 1), later(0.01, 2), later(0.02, 3), later(0.03, 4))
+    assert queue.requests == [["m-1"], ["m-2", "m-3", "m-4"]]
+
+
+async def test_a_failed_delete_raises_for_every_caller_it_carried() -> None:
+    deleter = DeleteCoalescer(SlowDeletes(fail=True), linger_s=0.01)  # type: ignore[arg-type]
+    results = await asyncio.gather(deleter.delete([_message(1)]), deleter.delete([_message(2)]), return_exceptions=True)
+    assert [type(result) for result in results] == [OSError, OSError]
