@@ -131,7 +131,7 @@ async def drained(settings: CommonSettings, database: str, queues: Queues) -> bo
     return pending == 0 and queues.depth() == 0
 
 
-@pytest.mark.parametrize("lanes", [0, 8], ids=["group-per-owner", "8-lanes"])
+@pytest.mark.parametrize(("lanes", "window_ms"), [(0, 0), (8, 150)], ids=["group-per-owner", "8-lanes-150ms-window"])
 async def test_snapshot_and_10000_changes_end_to_end(
     settings: CommonSettings,
     scratch_db: str,
@@ -140,10 +140,15 @@ async def test_snapshot_and_10000_changes_end_to_end(
     processes: Callable[[dict[str, str]], Processes],
     tmp_path: Path,
     lanes: int,
+    window_ms: int,
 ) -> None:
     await reset_database(settings, scratch_db)
     directory = seed_dataset(tmp_path / "legacy", USERS, seed=81)
-    env = {**migration_env(settings, scratch_db, topic, queues), "VITALSYNC_MIGRATION_GROUP_LANES": str(lanes)}
+    env = {
+        **migration_env(settings, scratch_db, topic, queues),
+        "VITALSYNC_MIGRATION_GROUP_LANES": str(lanes),
+        "VITALSYNC_MIGRATION_BATCH_WINDOW_MS": str(window_ms),
+    }
     run_cli(["users", "import", str(directory / "users.jsonl"), "--json"], env)
     dataset = load_dataset(directory)
     exported = await export(
@@ -167,6 +172,7 @@ async def test_snapshot_and_10000_changes_end_to_end(
     assert '"total_lag": 0' in status.stdout
 
 
+@pytest.mark.parametrize(("lanes", "window_ms"), [(0, 0), (8, 150)], ids=["group-per-owner", "8-lanes-150ms-window"])
 async def test_kill_9_master_and_worker_at_random_moments(
     settings: CommonSettings,
     scratch_db: str,
@@ -174,11 +180,17 @@ async def test_kill_9_master_and_worker_at_random_moments(
     queues: Queues,
     processes: Callable[[dict[str, str]], Processes],
     tmp_path: Path,
+    lanes: int,
+    window_ms: int,
 ) -> None:
     await reset_database(settings, scratch_db)
     rng = random.Random(9)
     directory = seed_dataset(tmp_path / "legacy", 60, seed=82)
-    env = migration_env(settings, scratch_db, topic, queues)
+    env = {
+        **migration_env(settings, scratch_db, topic, queues),
+        "VITALSYNC_MIGRATION_GROUP_LANES": str(lanes),
+        "VITALSYNC_MIGRATION_BATCH_WINDOW_MS": str(window_ms),
+    }
     run_cli(["users", "import", str(directory / "users.jsonl"), "--json"], env)
     dataset = load_dataset(directory)
     # the snapshot goes to the topic first; the changes are produced while the pipeline runs and dies
