@@ -20,6 +20,7 @@ import asyncio
 import json
 import os
 import platform
+import shutil
 import socket
 import statistics
 import subprocess
@@ -159,8 +160,8 @@ async def run_rate(
     }
     processes: dict[str, subprocess.Popen[bytes]] = {}
     peaks: dict[str, int] = {}
+    directory = Path(tempfile.mkdtemp(prefix="bench-lag-"))
     try:
-        directory = Path(tempfile.mkdtemp(prefix="bench-lag-"))
         dataset = generate_dataset(users, 12)
         write_dataset(dataset, directory)
         _cli(["users", "import", str(directory / "users.jsonl")], env)
@@ -248,6 +249,7 @@ async def run_rate(
         async with admin.cursor() as cur:
             await cur.execute(f"DROP DATABASE IF EXISTS `{db}`")
         admin.close()
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 def main() -> None:

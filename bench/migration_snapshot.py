@@ -5,7 +5,7 @@ One run: a legacy dataset of --users users is generated, its users imported into
 change_log and outbox rows, failures, checkpoints), timed. The rows the load produced in every table it
 wrote are then dumped to tab-separated files and loaded into the same tables of a second scratch
 database (same schema, same users) with LOAD DATA LOCAL INFILE, timed. Both are reported as snapshot
-records per second. Target: the loader at least 50 % of LOAD DATA. Scratch databases are dropped.
+records per second. Target: the loader at least 50 % of LOAD DATA. Scratch databases and files are removed.
 
     .venv/bin/python -m bench.migration_snapshot [--users 2000] [--json]
 """
@@ -18,6 +18,7 @@ import json
 import os
 import platform
 import resource
+import shutil
 import tempfile
 import time
 import uuid
@@ -142,6 +143,7 @@ async def run(users: int) -> dict[str, Any]:
     finally:
         await _drop(base, loaded)
         await _drop(base, baseline)
+        shutil.rmtree(work, ignore_errors=True)
     loader_rate, load_data_rate = records / loader_s, records / load_data_s
     return {
         "date": time.strftime("%Y-%m-%d"),
