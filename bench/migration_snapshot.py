@@ -22,6 +22,7 @@ import shutil
 import tempfile
 import time
 import uuid
+from contextlib import nullcontext
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,7 @@ from services.auth.cli import _run as import_users_run
 from services.auth.config import AuthSettings
 from services.migration.cli import _context
 from services.migration.config import MigrationSettings
+from services.migration.inserts import STATEMENTS, LocalInfileInserter
 from services.migration.snapshot import load_snapshot
 from shared.db.connection import connect
 from shared.db.migrations import migrate
@@ -113,12 +115,16 @@ async def run(users: int) -> dict[str, Any]:
         # device, reading and setting row of the dump would then fail its foreign key and be skipped
         await _copy_users(base, loaded, baseline)
         settings = base.model_copy(update={"db_name": loaded})
-        pool = await create_pool(settings, no_backslash_escapes=True)  # as `migrate snapshot` opens it
-        started = time.perf_counter()
-        cpu = resource.getrusage(resource.RUSAGE_SELF)
-        report = await load_snapshot(pool, work / "snapshot.jsonl.gz", _context(settings), chunk_size=2000)
-        loader_s = time.perf_counter() - started
-        cpu_after = resource.getrusage(resource.RUSAGE_SELF)
+        load_data = settings.migration_snapshot_load_data  # as `migrate snapshot` opens its pool
+        pool = await create_pool(settings, no_backslash_escapes=True, local_infile=load_data)
+        with LocalInfileInserter() if load_data else nullcontext(STATEMENTS) as inserter:
+            started = time.perf_counter()
+            cpu = resource.getrusage(resource.RUSAGE_SELF)
+            report = await load_snapshot(
+                pool, work / "snapshot.jsonl.gz", _context(settings), chunk_size=2000, inserter=inserter
+            )
+            loader_s = time.perf_counter() - started
+            cpu_after = resource.getrusage(resource.RUSAGE_SELF)
         pool.close()
         await pool.wait_closed()
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 import aiomysql
 
 from services.migration import repo
+from services.migration.inserts import STATEMENTS, Inserter, Table
 from services.migration.owners import load_owners
 from services.migration.processing import (
     Outcome,
@@ -59,6 +60,39 @@ class ChunkReport:
 
 _PAIRED = repo.Applied(Outcome.ROWS)
 
+CHANGE_LOG = Table(
+    "change_log",
+    ("user_id", "entity", "entity_id", "op"),
+    "INSERT INTO change_log (user_id, entity, entity_id, op) VALUES (%s, %s, %s, %s)",
+)
+OUTBOX = Table(
+    "outbox",
+    ("event_id", "topic", "msg_key", "payload"),
+    "INSERT INTO outbox (event_id, topic, msg_key, payload) VALUES (%s, %s, %s, %s)",
+)
+READINGS = Table(
+    "readings",
+    (
+        "user_id",
+        "device_id",
+        "type",
+        "client_id",
+        "measured_at",
+        "primary_value",
+        "original_unit",
+        "reading_values",
+        "source",
+        "created_at",
+    ),
+    "INSERT INTO readings (user_id, device_id, type, client_id, measured_at, primary_value, original_unit, "
+    "reading_values, source, created_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
+    "ON DUPLICATE KEY UPDATE device_id = VALUES(device_id), type = VALUES(type), "
+    "measured_at = VALUES(measured_at), primary_value = VALUES(primary_value), "
+    "original_unit = VALUES(original_unit), reading_values = VALUES(reading_values), source = VALUES(source), "
+    "created_at = VALUES(created_at)",
+    nullable=frozenset({"device_id", "primary_value", "original_unit"}),
+)
+
 
 def _dumps(value: object) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
@@ -68,8 +102,14 @@ def _placeholders(count: int) -> str:
     return ", ".join(["%s"] * count)
 
 
-async def load_chunk(cur: aiomysql.Cursor, records: Sequence[SourceRecord], ctx: ProcessContext) -> ChunkReport:
-    """Raw and processed rows of a snapshot chunk, in the caller's transaction."""
+async def load_chunk(
+    cur: aiomysql.Cursor, records: Sequence[SourceRecord], ctx: ProcessContext, inserter: Inserter = STATEMENTS
+) -> ChunkReport:
+    """Raw and processed rows of a snapshot chunk, in the caller's transaction.
+
+    Rows of objects without a raw row yet (the bulk of a first load) go through inserter; rows that may
+    exist already (an object `follow` wrote, a reading of an older version) are upserted by statements.
+    """
     report = ChunkReport()
     existing = await repo.lock_versions(cur, [r.key for r in records])
 
@@ -90,13 +130,14 @@ async def load_chunk(cur: aiomysql.Cursor, records: Sequence[SourceRecord], ctx:
             report.rows += 1
         else:
             report.skipped += 1
-    await _write_devices(cur, list(new_devices.values()), ctx)
+    await _write_devices(cur, list(new_devices.values()), ctx, inserter)
 
     todo = [r for r in others if wanted(r)]
     report.skipped += len(others) - len(todo)
     owners = await load_owners(cur, [(r.scope_type, r.scope_id, r.body) for r in todo])
     applied: dict[str, repo.Applied] = {}
-    reading_rows: list[ReadingRow] = []
+    reading_rows: list[ReadingRow] = []  # of objects without a raw row: new readings
+    known_reading_rows: list[ReadingRow] = []  # of objects with one: the row may exist, upserted
     settings_rows: list[SettingsRow] = []
     failures: list[repo.FailureParams] = []
     for record in todo:
@@ -113,7 +154,7 @@ async def load_chunk(cur: aiomysql.Cursor, records: Sequence[SourceRecord], ctx:
         waiting = None
         for row in result.rows:
             if isinstance(row, ReadingRow):
-                reading_rows.append(row)
+                (known_reading_rows if record.key in existing else reading_rows).append(row)
                 waiting = reading_waits_for(result, row, record.body)
             elif isinstance(row, SettingsRow):
                 settings_rows.append(row)
@@ -123,11 +164,14 @@ async def load_chunk(cur: aiomysql.Cursor, records: Sequence[SourceRecord], ctx:
         else:
             report.ignored += 1
 
-    await lock_users(cur, {row.user_id for row in reading_rows} | {row.user_id for row in settings_rows})
-    await write_new_readings(cur, reading_rows, ctx)
-    await _write_settings(cur, settings_rows, ctx)
+    owners_of = [*reading_rows, *known_reading_rows]
+    await lock_users(cur, {row.user_id for row in owners_of} | {row.user_id for row in settings_rows})
+    await write_new_readings(cur, reading_rows, ctx, inserter)
+    await write_new_readings(cur, known_reading_rows, ctx)
+    await _write_settings(cur, settings_rows, ctx, inserter)
     await repo.record_failures(cur, failures)
-    await repo.upsert_raw(cur, others, applied)
+    await repo.upsert_raw(cur, [r for r in others if r.key in existing], applied)
+    await repo.insert_raw(cur, [r for r in others if r.key not in existing], applied, inserter)
     return report
 
 
@@ -182,7 +226,9 @@ async def _new_devices(
     }
 
 
-async def _write_devices(cur: aiomysql.Cursor, devices: Sequence[_NewDevice], ctx: ProcessContext) -> None:
+async def _write_devices(
+    cur: aiomysql.Cursor, devices: Sequence[_NewDevice], ctx: ProcessContext, inserter: Inserter
+) -> None:
     """Pair new devices with their legacy fields and times, as pair_device plus `writes` would one by one."""
     if not devices:
         return
@@ -208,36 +254,33 @@ async def _write_devices(cur: aiomysql.Cursor, devices: Sequence[_NewDevice], ct
             for d in ordered
         ],
     )
-    await cur.executemany(
-        "INSERT INTO change_log (user_id, entity, entity_id, op) VALUES (%s, %s, %s, %s)",
-        [(d.row.user_id, "device", d.row.id, "upsert") for d in ordered],
-    )
+    await inserter.insert(cur, CHANGE_LOG, [(d.row.user_id, "device", d.row.id, "upsert") for d in ordered])
     events = []
     for d in ordered:
         data = {"device_id": d.row.id, "kind": d.row.kind, "model": d.row.model, "firmware": d.row.firmware}
         event = Event(type="device.paired", user_id=d.row.user_id, region=ctx.events.region, data=data)
         events.append((event.id, ctx.events.topic, d.row.user_id, event.model_dump_json()))
-    await cur.executemany("INSERT INTO outbox (event_id, topic, msg_key, payload) VALUES (%s, %s, %s, %s)", events)
+    await inserter.insert(cur, OUTBOX, events)
     await repo.upsert_things(cur, [(d.thing_id, d.row.user_id, d.row.id, d.record.key) for d in ordered if d.thing_id])
-    await repo.upsert_raw(cur, [d.record for d in devices], dict.fromkeys((d.record.key for d in devices), _PAIRED))
+    applied = dict.fromkeys((d.record.key for d in devices), _PAIRED)
+    await repo.insert_raw(cur, [d.record for d in devices], applied, inserter)
     # objects of earlier chunks (or of follow) kept waiting for one of these devices: process them now
     tokens = [token for d in ordered for token in device_tokens(d.row, d.thing_id)]
     for key in await repo.waiting_keys(cur, tokens):
         await process_object(cur, key, ctx, retry=True)
 
 
-async def write_new_readings(cur: aiomysql.Cursor, rows: Sequence[ReadingRow], ctx: ProcessContext) -> None:
+async def write_new_readings(
+    cur: aiomysql.Cursor, rows: Sequence[ReadingRow], ctx: ProcessContext, inserter: Inserter = STATEMENTS
+) -> None:
     """Readings with their change_log rows and reading.created events (every row must be new: an existing
-    one would be updated by the upsert and announced as created again)."""
+    one would be updated by the statement path's upsert and announced as created again, and would make
+    LOAD DATA raise `LoadMismatch`)."""
     if not rows:
         return
-    await cur.executemany(
-        "INSERT INTO readings (user_id, device_id, type, client_id, measured_at, primary_value, original_unit, "
-        "reading_values, source, created_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
-        "ON DUPLICATE KEY UPDATE device_id = VALUES(device_id), type = VALUES(type), "
-        "measured_at = VALUES(measured_at), primary_value = VALUES(primary_value), "
-        "original_unit = VALUES(original_unit), reading_values = VALUES(reading_values), source = VALUES(source), "
-        "created_at = VALUES(created_at)",
+    await inserter.insert(
+        cur,
+        READINGS,
         [
             (
                 row.user_id,
@@ -263,8 +306,9 @@ async def write_new_readings(cur: aiomysql.Cursor, rows: Sequence[ReadingRow], c
     )
     ids = {(user_id, client_id): int(reading_id) for user_id, client_id, reading_id in await cur.fetchall()}
     ordered = sorted(rows, key=lambda row: (row.user_id, ids[(row.user_id, row.client_id)]))
-    await cur.executemany(
-        "INSERT INTO change_log (user_id, entity, entity_id, op) VALUES (%s, %s, %s, %s)",
+    await inserter.insert(
+        cur,
+        CHANGE_LOG,
         [(row.user_id, "reading", str(ids[(row.user_id, row.client_id)]), "upsert") for row in ordered],
     )
     events = []
@@ -282,10 +326,12 @@ async def write_new_readings(cur: aiomysql.Cursor, rows: Sequence[ReadingRow], c
             },
         )
         events.append((event.id, ctx.events.topic, row.user_id, event.model_dump_json()))
-    await cur.executemany("INSERT INTO outbox (event_id, topic, msg_key, payload) VALUES (%s, %s, %s, %s)", events)
+    await inserter.insert(cur, OUTBOX, events)
 
 
-async def _write_settings(cur: aiomysql.Cursor, rows: Sequence[SettingsRow], ctx: ProcessContext) -> None:
+async def _write_settings(
+    cur: aiomysql.Cursor, rows: Sequence[SettingsRow], ctx: ProcessContext, inserter: Inserter
+) -> None:
     if not rows:
         return
     await cur.executemany(
@@ -295,10 +341,7 @@ async def _write_settings(cur: aiomysql.Cursor, rows: Sequence[SettingsRow], ctx
         [(r.device_id, r.user_id, r.version, _dumps(r.document), naive_utc(r.updated_at)) for r in rows],
     )
     ordered = sorted(rows, key=lambda row: row.user_id)
-    await cur.executemany(
-        "INSERT INTO change_log (user_id, entity, entity_id, op) VALUES (%s, %s, %s, %s)",
-        [(row.user_id, "settings", row.device_id, "upsert") for row in ordered],
-    )
+    await inserter.insert(cur, CHANGE_LOG, [(row.user_id, "settings", row.device_id, "upsert") for row in ordered])
     events = []
     for row in ordered:
         event = Event(
@@ -308,4 +351,4 @@ async def _write_settings(cur: aiomysql.Cursor, rows: Sequence[SettingsRow], ctx
             data={"device_id": row.device_id, "version": row.version},
         )
         events.append((event.id, ctx.events.topic, row.user_id, event.model_dump_json()))
-    await cur.executemany("INSERT INTO outbox (event_id, topic, msg_key, payload) VALUES (%s, %s, %s, %s)", events)
+    await inserter.insert(cur, OUTBOX, events)

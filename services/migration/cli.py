@@ -7,7 +7,7 @@ import json
 import logging
 import signal
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, nullcontext
 from pathlib import Path
 from typing import Annotated, Any, NoReturn, TypeVar
 
@@ -68,9 +68,9 @@ def _context(settings: MigrationSettings) -> ProcessContext:
 
 
 @asynccontextmanager
-async def _pool(settings: MigrationSettings) -> AsyncIterator[aiomysql.Pool]:
+async def _pool(settings: MigrationSettings, *, local_infile: bool = False) -> AsyncIterator[aiomysql.Pool]:
     # the migration's SQL has no LIKE and passes flat parameters: quotes doubled, not translated
-    pool = await create_pool(settings, no_backslash_escapes=True)
+    pool = await create_pool(settings, no_backslash_escapes=True, local_infile=local_infile)
     try:
         yield pool
     finally:
@@ -87,6 +87,7 @@ def snapshot_command(
     """Load a snapshot into the raw and processed schema; a second run resumes after the last checkpoint."""
     if not file.is_file():
         _fail(f"{file} does not exist or is not a file")
+    from services.migration.inserts import STATEMENTS, Inserter, LocalInfileInserter
     from services.migration.snapshot import load_snapshot
 
     settings = MigrationSettings()
@@ -95,7 +96,12 @@ def snapshot_command(
         _fail("--chunk must be at least 1")
 
     async def run() -> Any:
-        async with _pool(settings) as pool:
+        load_data = settings.migration_snapshot_load_data
+        with LocalInfileInserter() if load_data else nullcontext(STATEMENTS) as inserter:
+            return await load(inserter, load_data)
+
+    async def load(inserter: Inserter, load_data: bool) -> Any:
+        async with _pool(settings, local_infile=load_data) as pool:
             with Progress(
                 TextColumn("loading snapshot"),
                 BarColumn(),
@@ -112,6 +118,7 @@ def snapshot_command(
                     _context(settings),
                     chunk_size=chunk_size,
                     progress=lambda done, read: progress.update(task, completed=read, records=done),
+                    inserter=inserter,
                 )
 
     report = _run(run())

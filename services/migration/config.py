@@ -53,6 +53,9 @@ class MigrationSettings(CommonSettings):
     migration_retry_backoff_s: int = Field(default=2, ge=0, le=900)
     # snapshot: records per transaction (a checkpoint is committed with each)
     migration_snapshot_chunk: int = Field(default=2000, ge=1)
+    # snapshot: rows of objects new to the database go by LOAD DATA LOCAL INFILE (services/migration/
+    # inserts.py); off, or refused by the server (MySQL 8 needs local_infile=1), they go by statements
+    migration_snapshot_load_data: bool = True
 
     # /metrics, /healthz and /readyz of `migrate follow` and `migrate work` (0: any free port, logged);
     # several workers on one host need one port each (`--metrics-port`)

@@ -15,12 +15,29 @@ from typing import Any
 
 import aiomysql
 
+from services.migration.inserts import STATEMENTS, Inserter, Table
 from services.migration.records import SourceRecord, export_json
 
-_RAW_COLUMNS = (
-    "object_key, app_id, scope_type, scope_id, bucket, object_id, version, op, modified_at, body, "
-    "source_partition, source_offset, source_timestamp_ms, applied_version, outcome, waiting_for, processed_at"
+_RAW_COLUMN_NAMES = (
+    "object_key",
+    "app_id",
+    "scope_type",
+    "scope_id",
+    "bucket",
+    "object_id",
+    "version",
+    "op",
+    "modified_at",
+    "body",
+    "source_partition",
+    "source_offset",
+    "source_timestamp_ms",
+    "applied_version",
+    "outcome",
+    "waiting_for",
+    "processed_at",
 )
+_RAW_COLUMNS = ", ".join(_RAW_COLUMN_NAMES)
 
 # Newer version wins: every column takes the incoming value only when the incoming version is higher;
 # `version` itself is assigned last, because MySQL evaluates the assignments left to right. A DELETE
@@ -44,6 +61,15 @@ _UPSERT_RAW = (
     f"processed_at = IF({_NEWER} AND VALUES(applied_version) IS NOT NULL, VALUES(processed_at), processed_at), "
     f"waiting_for = IF({_NEWER} AND VALUES(applied_version) IS NOT NULL, VALUES(waiting_for), waiting_for), "
     "version = GREATEST(version, VALUES(version))"
+)
+
+
+# the snapshot loader's fresh raw rows (`insert_raw`); with statements it is the upsert
+RAW_TABLE = Table(
+    "raw_kii_objects",
+    _RAW_COLUMN_NAMES,
+    _UPSERT_RAW,
+    nullable=frozenset({"body", "source_timestamp_ms", "applied_version", "outcome", "waiting_for", "processed_at"}),
 )
 
 
@@ -95,10 +121,21 @@ async def upsert_raw(
     worker's transaction then wait for each other instead of deadlocking. A key's versions may come in
     any order; the newer one wins either way.
     """
+    await insert_raw(cur, records, applied, STATEMENTS)
+
+
+async def insert_raw(
+    cur: aiomysql.Cursor,
+    records: Sequence[SourceRecord],
+    applied: Mapping[str, Applied] | None,
+    inserter: Inserter,
+) -> None:
+    """`upsert_raw` through inserter: only for keys without a raw row (locked by `lock_versions`) unless
+    inserter is the statement path."""
     if records:
         applied = applied or {}
         ordered = sorted(records, key=lambda record: record.key)
-        await cur.executemany(_UPSERT_RAW, [_raw_params(r, applied.get(r.key)) for r in ordered])
+        await inserter.insert(cur, RAW_TABLE, [_raw_params(r, applied.get(r.key)) for r in ordered])
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,6 +30,7 @@ import aiomysql
 from services.migration import repo
 from services.migration.bulk import ChunkReport, load_chunk
 from services.migration.errors import RecordFormatError
+from services.migration.inserts import STATEMENTS, Inserter, LoadMismatch, LocalInfileRefused
 from services.migration.processing import ProcessContext
 from services.migration.records import SourceRecord, decode_record
 from shared.legacy.partitioning import partition_for
@@ -148,8 +149,13 @@ async def load_snapshot(
     *,
     chunk_size: int,
     progress: ProgressCallback | None = None,
+    inserter: Inserter = STATEMENTS,
 ) -> SnapshotReport:
-    """Load path; resumes after the last checkpoint of an earlier run of the same file."""
+    """Load path; resumes after the last checkpoint of an earlier run of the same file.
+
+    inserter writes the rows of objects new to the database (`inserts`); a `LocalInfileInserter` needs a
+    pool whose connections allow LOAD DATA LOCAL.
+    """
     reader = SnapshotReader(path)
     try:
         report = SnapshotReport(reader.snapshot_id)
@@ -170,12 +176,13 @@ async def load_snapshot(
                 next(records)
             if progress is not None:
                 progress(done, reader.bytes_read)
+            writer = _ChunkWriter(conn, ctx, inserter, report, reader, str(path))
             async with ReadAhead(records, chunk_size) as chunks:
                 chunk = await chunks.next()
                 while True:
                     following = await chunks.next()
                     last = not following
-                    done = await _commit_chunk(conn, chunk, ctx, report, reader, done, str(path), finished=last)
+                    done = await writer.commit(chunk, done, finished=last)
                     if progress is not None:
                         progress(done, reader.bytes_read)
                     if last:
@@ -227,27 +234,46 @@ class ReadAhead:
         return chunk
 
 
-async def _commit_chunk(
-    conn: aiomysql.Connection,
-    chunk: list[SourceRecord],
-    ctx: ProcessContext,
-    report: SnapshotReport,
-    reader: SnapshotReader,
-    done: int,
-    file_name: str,
-    *,
-    finished: bool = False,
-) -> int:
-    try:
-        async with conn.cursor() as cur:
-            chunk_report = await load_chunk(cur, chunk, ctx)
-            done += len(chunk)
-            await repo.save_snapshot_progress(cur, reader.snapshot_id, file_name, done, finished=finished)
-        await conn.commit()
-    except BaseException:
-        await conn.rollback()
-        raise
-    report.add(chunk_report)
-    report.records_done = done
-    log.debug("snapshot %s: %d records loaded", reader.snapshot_id[:12], done)
-    return done
+class _ChunkWriter:
+    """Commits chunks with their checkpoint; a chunk LOAD DATA could not write whole is written again by statements."""
+
+    def __init__(
+        self,
+        conn: aiomysql.Connection,
+        ctx: ProcessContext,
+        inserter: Inserter,
+        report: SnapshotReport,
+        reader: SnapshotReader,
+        file_name: str,
+    ) -> None:
+        self._conn, self._ctx, self._inserter = conn, ctx, inserter
+        self._report, self._reader, self._file_name = report, reader, file_name
+
+    async def commit(self, chunk: list[SourceRecord], done: int, *, finished: bool) -> int:
+        """Write chunk and the checkpoint after it in one transaction; returns the records done."""
+        try:
+            return await self._commit(chunk, done, self._inserter, finished=finished)
+        except LocalInfileRefused as error:
+            log.warning("%s: the snapshot's rows go by statements from here on", error)
+            self._inserter = STATEMENTS
+        except LoadMismatch as error:
+            # rows that exist after all (written meanwhile by `follow`) or a value the statements reject
+            log.warning("%s at record %d: this chunk goes by statements", error, done)
+        return await self._commit(chunk, done, STATEMENTS, finished=finished)
+
+    async def _commit(self, chunk: list[SourceRecord], done: int, inserter: Inserter, *, finished: bool) -> int:
+        try:
+            async with self._conn.cursor() as cur:
+                chunk_report = await load_chunk(cur, chunk, self._ctx, inserter)
+                done += len(chunk)
+                await repo.save_snapshot_progress(
+                    cur, self._reader.snapshot_id, self._file_name, done, finished=finished
+                )
+            await self._conn.commit()
+        except BaseException:
+            await self._conn.rollback()
+            raise
+        self._report.add(chunk_report)
+        self._report.records_done = done
+        log.debug("snapshot %s: %d records loaded", self._reader.snapshot_id[:12], done)
+        return done

@@ -1,4 +1,5 @@
-"""The pool's NO_BACKSLASH_ESCAPES option (the migration's): strings still round-trip byte for byte."""
+"""The pool's NO_BACKSLASH_ESCAPES option (the migration's), and the migration's LOAD DATA LOCAL inserter
+(services/migration/inserts.py): strings still round-trip byte for byte."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from collections.abc import AsyncIterator
 import pytest
 from pymysql.constants import SERVER_STATUS
 
+from services.migration.inserts import LocalInfileInserter, Table
 from shared.db.connection import connect
 from shared.db.pool import create_pool
 from shared.settings import CommonSettings
@@ -29,11 +31,13 @@ NASTY = [
 
 @pytest.fixture
 async def table(settings: CommonSettings) -> AsyncIterator[str]:
-    """A scratch table with a text and a JSON column."""
+    """A scratch table: a text column that may be NULL, one that may not, and a JSON column."""
     name = f"pool_t{uuid.uuid4().hex[:10]}"
     conn = await connect(settings)
     async with conn.cursor() as cur:
-        await cur.execute(f"CREATE TABLE {name} (id INT PRIMARY KEY, text_value TEXT, doc JSON)")
+        await cur.execute(
+            f"CREATE TABLE {name} (id INT PRIMARY KEY, maybe TEXT NULL, text_value TEXT NOT NULL, doc JSON)"
+        )
     try:
         yield name
     finally:
@@ -72,3 +76,32 @@ async def _count(settings: CommonSettings, table: str) -> int:
         (count,) = await cur.fetchone()
     conn.close()
     return int(count)
+
+
+@pytest.mark.parametrize("no_backslash_escapes", [True, False])
+@pytest.mark.parametrize("strings", ["plain", "with tabs and newlines"])
+async def test_strings_survive_load_data_exactly(
+    settings: CommonSettings, table: str, no_backslash_escapes: bool, strings: str
+) -> None:
+    texts = [t for t in NASTY if ("\t" in t or "\n" in t) == (strings != "plain")] + ["a\\tb \\N \\\\n"]
+    rows = [
+        (i, None if i % 3 == 0 else f"{text}.", text, json.dumps({"v": text}, ensure_ascii=False))
+        for i, text in enumerate(texts)
+    ]
+    spec = Table(table, ("id", "maybe", "text_value", "doc"), "unused", nullable=frozenset({"maybe"}))
+    pool = await create_pool(settings, no_backslash_escapes=no_backslash_escapes, local_infile=True)
+    try:
+        async with pool.acquire() as conn:
+            with LocalInfileInserter() as inserter:
+                async with conn.cursor() as cur:
+                    await inserter.insert(cur, spec, rows)
+                    await conn.commit()
+                    await cur.execute(f"SELECT id, maybe, text_value, doc FROM {table} ORDER BY id")
+                    found = await cur.fetchall()
+            await conn.commit()
+    finally:
+        pool.close()
+        await pool.wait_closed()
+    assert [(i, maybe, text, json.loads(doc)) for i, maybe, text, doc in found] == [
+        (i, maybe, text, json.loads(doc)) for i, maybe, text, doc in rows
+    ]

@@ -1,0 +1,132 @@
+"""The snapshot loader's two ways of inserting (services/migration/inserts.py): LOAD DATA LOCAL INFILE
+and statements write the same rows; a chunk LOAD DATA cannot write whole, or a server that refuses it,
+falls back to statements without losing or doubling a row. (Strings through the file: test_db_pool.)"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from services.migration.inserts import LocalInfileInserter
+from services.migration.processing import ProcessContext
+from services.migration.snapshot import load_snapshot
+from services.migration.writes import EventTarget
+from shared.db.connection import connect
+from shared.db.pool import create_pool
+from shared.legacy.transform import default_mapping
+from shared.settings import CommonSettings
+from tests.integration.migration.conftest import Queues, migration_env, run_cli, seed_dataset
+from tests.integration.migration.test_pipeline import assert_final_state, query_int, reset_database
+
+pytestmark = pytest.mark.integration
+
+RAW_STATE = (
+    "SELECT object_key, version, op, body, source_partition, source_offset, applied_version, outcome "
+    "FROM raw_kii_objects ORDER BY object_key"
+)
+COUNTS = {
+    "readings": "SELECT COUNT(*) FROM readings",
+    "devices": "SELECT COUNT(*) FROM devices",
+    "settings": "SELECT COUNT(*) FROM device_settings",
+    "failures": "SELECT COUNT(*) FROM migration_failures",
+    "change_log": "SELECT COUNT(*) FROM change_log",
+    "outbox": "SELECT COUNT(*) FROM outbox",
+}
+
+
+async def _rows(settings: CommonSettings, database: str, sql: str) -> list[tuple[Any, ...]]:
+    conn = await connect(settings, database)
+    try:
+        async with conn.cursor() as cur:
+            await cur.execute(sql)
+            return list(await cur.fetchall())
+    finally:
+        conn.close()
+
+
+async def _loads(settings: CommonSettings) -> int:
+    """LOAD DATA statements the server ran so far (tests run one at a time)."""
+    rows = await _rows(settings, "", "SHOW GLOBAL STATUS LIKE 'Com_load'")
+    return int(rows[0][1])
+
+
+async def _load(settings: CommonSettings, database: str, env: dict[str, str], directory: Path) -> dict[str, Any]:
+    """Fresh database, users imported, snapshot loaded by the CLI; what it wrote."""
+    await reset_database(settings, database)
+    run_cli(["users", "import", str(directory / "users.jsonl"), "--json"], env)
+    report = json.loads(run_cli(["migrate", "snapshot", str(directory / "snapshot.jsonl.gz"), "--json"], env).stdout)
+    await assert_final_state(settings, database, directory)
+    counts = {name: await query_int(settings, database, sql) for name, sql in COUNTS.items()}
+    return {"report": report, "counts": counts, "raw": await _rows(settings, database, RAW_STATE)}
+
+
+async def test_load_data_and_statements_write_the_same_rows(
+    settings: CommonSettings, scratch_db: str, topic: str, queues: Queues, tmp_path: Path
+) -> None:
+    directory = seed_dataset(tmp_path / "legacy", 60, seed=85)
+    env = migration_env(settings, scratch_db, topic, queues)
+    before = await _loads(settings)
+    by_load_data = await _load(settings, scratch_db, env, directory)
+    assert await _loads(settings) - before >= 4  # raw rows, readings, change_log and outbox of every chunk
+    before = await _loads(settings)
+    by_statements = await _load(
+        settings, scratch_db, {**env, "VITALSYNC_MIGRATION_SNAPSHOT_LOAD_DATA": "false"}, directory
+    )
+    assert await _loads(settings) == before
+    assert by_load_data["counts"]["readings"] > 100 and by_load_data["counts"]["failures"] > 0
+    assert by_load_data == by_statements
+
+
+async def test_a_chunk_load_data_cannot_write_whole_goes_by_statements(
+    settings: CommonSettings, scratch_db: str, topic: str, queues: Queues, tmp_path: Path
+) -> None:
+    directory = seed_dataset(tmp_path / "legacy", 40, seed=86)
+    env = migration_env(settings, scratch_db, topic, queues)
+    first = await _load(settings, scratch_db, env, directory)
+    # the raw rows and the checkpoint go, the readings stay: every reading of the second load exists
+    # already, so each chunk's LOAD DATA into readings skips rows (warnings) and must be redone
+    conn = await connect(settings, scratch_db)
+    async with conn.cursor() as cur:
+        await cur.execute("DELETE FROM raw_kii_objects")
+        await cur.execute("DELETE FROM migration_snapshot_loads")
+        await cur.execute("UPDATE readings SET primary_value = -1")
+    conn.close()
+    result = run_cli(["migrate", "snapshot", str(directory / "snapshot.jsonl.gz"), "--json"], env)
+    assert "this chunk goes by statements" in result.stderr
+    assert json.loads(result.stdout)["records_done"] == first["report"]["records_done"]
+    assert await query_int(settings, scratch_db, "SELECT COUNT(*) FROM readings") == first["counts"]["readings"]
+    assert await query_int(settings, scratch_db, "SELECT COUNT(*) FROM readings WHERE primary_value = -1") == 0
+    assert await _rows(settings, scratch_db, RAW_STATE) == first["raw"]
+    await assert_final_state(settings, scratch_db, directory)
+
+
+async def test_a_server_refusing_load_data_gets_statements(
+    settings: CommonSettings,
+    scratch_db: str,
+    topic: str,
+    queues: Queues,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    directory = seed_dataset(tmp_path / "legacy", 30, seed=87)
+    await reset_database(settings, scratch_db)
+    run_cli(
+        ["users", "import", str(directory / "users.jsonl"), "--json"],
+        migration_env(settings, scratch_db, topic, queues),
+    )
+    # a connection that did not ask for LOCAL files: the server answers LOAD DATA LOCAL with error 1148
+    pool = await create_pool(settings.model_copy(update={"db_name": scratch_db}), no_backslash_escapes=True)
+    ctx = ProcessContext(default_mapping(), EventTarget(settings.region, settings.events_topic))
+    try:
+        with LocalInfileInserter() as inserter:
+            report = await load_snapshot(pool, directory / "snapshot.jsonl.gz", ctx, chunk_size=500, inserter=inserter)
+    finally:
+        pool.close()
+        await pool.wait_closed()
+    refusals = [r.getMessage() for r in caplog.records if "refused" in r.getMessage()]
+    assert len(refusals) == 1 and "go by statements from here on" in refusals[0]  # asked once, not per chunk
+    assert report.records_done == await query_int(settings, scratch_db, "SELECT COUNT(*) FROM raw_kii_objects")
+    await assert_final_state(settings, scratch_db, directory)
