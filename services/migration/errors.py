@@ -2,6 +2,17 @@
 
 from __future__ import annotations
 
+import pymysql
+
+# a transaction that lost a deadlock, or waited too long for a lock, is rolled back and tried again
+LOCK_CONFLICT_CODES = frozenset({1213, 1205})  # ER_LOCK_DEADLOCK, ER_LOCK_WAIT_TIMEOUT
+LOCK_CONFLICT_RETRIES = 5
+
+
+def lock_conflict(error: BaseException) -> bool:
+    """The database gave up on the transaction over locks: retrying it is safe and usually succeeds."""
+    return isinstance(error, pymysql.err.OperationalError) and bool(error.args) and error.args[0] in LOCK_CONFLICT_CODES
+
 
 class MigrationError(Exception):
     """Base of every error the migration raises."""

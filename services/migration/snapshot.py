@@ -20,6 +20,7 @@ import gzip
 import hashlib
 import json
 import logging
+import random
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,7 +30,7 @@ import aiomysql
 
 from services.migration import repo
 from services.migration.bulk import ChunkReport, load_chunk
-from services.migration.errors import RecordFormatError
+from services.migration.errors import LOCK_CONFLICT_RETRIES, RecordFormatError, lock_conflict
 from services.migration.inserts import STATEMENTS, Inserter, LoadMismatch, LocalInfileRefused
 from services.migration.processing import ProcessContext
 from services.migration.records import SourceRecord, decode_record
@@ -250,7 +251,22 @@ class _ChunkWriter:
         self._report, self._reader, self._file_name = report, reader, file_name
 
     async def commit(self, chunk: list[SourceRecord], done: int, *, finished: bool) -> int:
-        """Write chunk and the checkpoint after it in one transaction; returns the records done."""
+        """Write chunk and the checkpoint after it in one transaction; returns the records done.
+
+        A transaction that lost a deadlock (against `follow`'s master or workers) is tried again."""
+        attempt = 1
+        while True:
+            try:
+                return await self._commit_once(chunk, done, finished=finished)
+            except Exception as error:
+                if not lock_conflict(error) or attempt == LOCK_CONFLICT_RETRIES:
+                    raise
+                log.warning("snapshot chunk at record %d: %s; trying again", done, error)
+            # apart at random: writers that deadlocked and retried at once would meet again
+            await asyncio.sleep(random.uniform(0.05, 0.2) * attempt)  # noqa: S311 - not for security
+            attempt += 1
+
+    async def _commit_once(self, chunk: list[SourceRecord], done: int, *, finished: bool) -> int:
         try:
             return await self._commit(chunk, done, self._inserter, finished=finished)
         except LocalInfileRefused as error:

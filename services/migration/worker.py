@@ -37,7 +37,7 @@ from prometheus_client import CollectorRegistry
 from services.migration import repo
 from services.migration.batch import process_batch
 from services.migration.config import MigrationSettings
-from services.migration.errors import RawRowMissingError, RecordFormatError
+from services.migration.errors import LOCK_CONFLICT_RETRIES, RawRowMissingError, RecordFormatError, lock_conflict
 from services.migration.metrics import WorkerMetrics
 from services.migration.processing import Outcome, ProcessContext, Processed
 from services.migration.queue import DeleteCoalescer, ReceivedMessage, WorkQueue
@@ -45,8 +45,6 @@ from services.migration.records import WorkItem, WorkMessage
 
 log = logging.getLogger(__name__)
 
-DEADLOCK_RETRIES = 5
-_DEADLOCK_CODES = (1213, 1205)  # ER_LOCK_DEADLOCK, ER_LOCK_WAIT_TIMEOUT: retry the transaction
 BACKOFF_INITIAL_S = 0.2
 BACKOFF_MAX_S = 5.0
 
@@ -217,7 +215,7 @@ class Worker:
                     return results
                 except pymysql.err.OperationalError as error:
                     await conn.rollback()
-                    if error.args[0] not in _DEADLOCK_CODES or attempt == DEADLOCK_RETRIES:
+                    if not lock_conflict(error) or attempt == LOCK_CONFLICT_RETRIES:
                         raise
                 except BaseException:
                     await conn.rollback()
