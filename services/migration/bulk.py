@@ -15,7 +15,6 @@ commit order.
 
 from __future__ import annotations
 
-import json
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -45,6 +44,7 @@ from shared.legacy.transform import (
     TransformFailure,
     transform,
 )
+from shared.legacy.transform.records import compact_json
 
 
 @dataclass
@@ -92,10 +92,6 @@ READINGS = Table(
     "created_at = VALUES(created_at)",
     nullable=frozenset({"device_id", "primary_value", "original_unit"}),
 )
-
-
-def _dumps(value: object) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
 def _placeholders(count: int) -> str:
@@ -290,7 +286,7 @@ async def write_new_readings(
                 naive_utc(row.measured_at),
                 row.primary_value,
                 row.original_unit,
-                _dumps(row.reading_values),
+                compact_json(row.reading_values),
                 row.source,
                 naive_utc(row.created_at),
             )
@@ -338,7 +334,7 @@ async def _write_settings(
         "INSERT INTO device_settings (device_id, user_id, version, document, updated_at) "
         "VALUES (%s, %s, %s, %s, %s) ON DUPLICATE KEY UPDATE version = VALUES(version), "
         "document = VALUES(document), updated_at = VALUES(updated_at)",
-        [(r.device_id, r.user_id, r.version, _dumps(r.document), naive_utc(r.updated_at)) for r in rows],
+        [(r.device_id, r.user_id, r.version, compact_json(r.document), naive_utc(r.updated_at)) for r in rows],
     )
     ordered = sorted(rows, key=lambda row: row.user_id)
     await inserter.insert(cur, CHANGE_LOG, [(row.user_id, "settings", row.device_id, "upsert") for row in ordered])

@@ -17,6 +17,7 @@ import aiomysql
 
 from services.migration.inserts import STATEMENTS, Inserter, Table
 from services.migration.records import SourceRecord, export_json
+from shared.legacy.transform.records import compact_json
 
 _RAW_COLUMN_NAMES = (
     "object_key",
@@ -87,7 +88,7 @@ def utcnow() -> datetime:
 
 
 def _body_json(body: Mapping[str, Any] | None) -> str | None:
-    return None if body is None else json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+    return None if body is None else compact_json(body)
 
 
 def _raw_params(record: SourceRecord, applied: Applied | None) -> tuple[Any, ...]:

@@ -8,7 +8,6 @@ runs everything in one transaction; each function takes the owner's user lock fi
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -16,6 +15,7 @@ import aiomysql
 
 from services.migration import repo
 from shared.legacy.transform import DeleteTarget, DeviceRow, ReadingRow, SettingsRow
+from shared.legacy.transform.records import compact_json
 from shared.store import change_log, devices, readings, settings
 
 
@@ -87,7 +87,7 @@ async def write_reading(cur: aiomysql.Cursor, row: ReadingRow, to: EventTarget) 
     """Insert the reading (store: change_log + reading.created), or update it in full when it exists."""
     await _lock(cur, row.user_id)
     found = await readings.existing_ids(cur, row.user_id, [row.client_id])
-    values = json.dumps(row.reading_values, ensure_ascii=False, separators=(",", ":"))
+    values = compact_json(row.reading_values)
     if found:
         reading_id = found[row.client_id]
         await cur.execute(

@@ -73,9 +73,14 @@ def key_scope(key: str) -> str:
 _COMPACT_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
 
+def compact_json(value: object) -> str:
+    """value as compact JSON, non-ASCII kept (Kii's form, and how the migration stores bodies and values)."""
+    return _COMPACT_JSON.encode(value)
+
+
 def serialized_size(body: Mapping[str, Any]) -> int:
     """Characters of an object's compact JSON form, the measure Kii's 65534 limit applies to."""
-    return len(_COMPACT_JSON.encode(body))
+    return len(compact_json(body))
 
 
 def _scope_from_json(value: object) -> tuple[str, str | None]:
