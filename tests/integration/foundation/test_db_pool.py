@@ -83,7 +83,11 @@ async def _count(settings: CommonSettings, table: str) -> int:
 async def test_strings_survive_load_data_exactly(
     settings: CommonSettings, table: str, no_backslash_escapes: bool, strings: str
 ) -> None:
-    texts = [t for t in NASTY if ("\t" in t or "\n" in t) == (strings != "plain")] + ["a\\tb \\N \\\\n"]
+    texts = [t for t in NASTY if ("\t" in t or "\n" in t) == (strings != "plain")] + [
+        "a\\tb \\N \\\\n",
+        "carriage\rreturn alone",
+        "NUL \x00 and ctrl-Z \x1a alone",
+    ]
     rows = [
         (i, None if i % 3 == 0 else f"{text}.", text, json.dumps({"v": text}, ensure_ascii=False))
         for i, text in enumerate(texts)
