@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 import pytest
 from pymysql.constants import SERVER_STATUS
 
-from services.migration.inserts import LocalInfileInserter, Table
+from services.migration.inserts import LoadMismatch, LocalInfileInserter, Table
 from shared.db.connection import connect
 from shared.db.pool import create_pool
 from shared.settings import CommonSettings
@@ -109,3 +109,19 @@ async def test_strings_survive_load_data_exactly(
     assert [(i, maybe, text, json.loads(doc)) for i, maybe, text, doc in found] == [
         (i, maybe, text, json.loads(doc)) for i, maybe, text, doc in rows
     ]
+
+
+async def test_load_data_leaves_null_in_a_not_null_column_to_the_statements(
+    settings: CommonSettings, table: str
+) -> None:
+    spec = Table(table, ("id", "maybe", "text_value", "doc"), "unused", nullable=frozenset({"maybe"}))
+    pool = await create_pool(settings, local_infile=True)
+    try:
+        async with pool.acquire() as conn, conn.cursor() as cur:
+            with LocalInfileInserter() as inserter, pytest.raises(LoadMismatch, match="NULL in a column"):
+                await inserter.insert(cur, spec, [(1, None, None, "{}")])  # '' would pass for a string
+            await conn.rollback()
+    finally:
+        pool.close()
+        await pool.wait_closed()
+    assert await _count(settings, table) == 0
