@@ -53,6 +53,21 @@ async def _loads(settings: CommonSettings) -> int:
     return int(rows[0][1])
 
 
+async def users_imported(
+    settings: CommonSettings, database: str, env: dict[str, str], tmp_path: Path, users: int, seed: int
+) -> Path:
+    """A fresh database with a seeded dataset's users imported (its snapshot not loaded); the dataset."""
+    directory = seed_dataset(tmp_path / "legacy", users, seed=seed)
+    await reset_database(settings, database)
+    run_cli(["users", "import", str(directory / "users.jsonl"), "--json"], env)
+    return directory
+
+
+def process_context(settings: CommonSettings) -> ProcessContext:
+    """What an in-process `load_snapshot` needs, as the CLI builds it (default mapping)."""
+    return ProcessContext(default_mapping(), EventTarget(settings.region, settings.events_topic))
+
+
 async def _load(settings: CommonSettings, database: str, env: dict[str, str], directory: Path) -> dict[str, Any]:
     """Fresh database, users imported, snapshot loaded by the CLI; what it wrote."""
     await reset_database(settings, database)
@@ -111,15 +126,12 @@ async def test_a_server_refusing_load_data_gets_statements(
     tmp_path: Path,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    directory = seed_dataset(tmp_path / "legacy", 30, seed=87)
-    await reset_database(settings, scratch_db)
-    run_cli(
-        ["users", "import", str(directory / "users.jsonl"), "--json"],
-        migration_env(settings, scratch_db, topic, queues),
+    directory = await users_imported(
+        settings, scratch_db, migration_env(settings, scratch_db, topic, queues), tmp_path, 30, 87
     )
     # a connection that did not ask for LOCAL files: the server answers LOAD DATA LOCAL with error 1148
     pool = await create_pool(settings.model_copy(update={"db_name": scratch_db}), no_backslash_escapes=True)
-    ctx = ProcessContext(default_mapping(), EventTarget(settings.region, settings.events_topic))
+    ctx = process_context(settings)
     try:
         with LocalInfileInserter() as inserter:
             report = await load_snapshot(pool, directory / "snapshot.jsonl.gz", ctx, chunk_size=500, inserter=inserter)

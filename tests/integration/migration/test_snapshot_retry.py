@@ -10,14 +10,12 @@ from pathlib import Path
 import aiomysql
 import pytest
 
-from services.migration.processing import ProcessContext
 from services.migration.snapshot import load_snapshot
-from services.migration.writes import EventTarget
 from shared.db.connection import connect
-from shared.legacy.transform import default_mapping
 from shared.settings import CommonSettings
-from tests.integration.migration.conftest import Queues, migration_env, run_cli, seed_dataset
-from tests.integration.migration.test_pipeline import assert_final_state, query_int, reset_database
+from tests.integration.migration.conftest import Queues, migration_env
+from tests.integration.migration.test_pipeline import assert_final_state, query_int
+from tests.integration.migration.test_snapshot_inserts import process_context, users_imported
 
 pytestmark = pytest.mark.integration
 
@@ -30,11 +28,8 @@ async def test_a_chunk_that_times_out_on_a_lock_is_tried_again(
     tmp_path: Path,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    directory = seed_dataset(tmp_path / "legacy", 20, seed=88)
-    await reset_database(settings, scratch_db)
-    run_cli(
-        ["users", "import", str(directory / "users.jsonl"), "--json"],
-        migration_env(settings, scratch_db, topic, queues),
+    directory = await users_imported(
+        settings, scratch_db, migration_env(settings, scratch_db, topic, queues), tmp_path, 20, 88
     )
     # another transaction holds every user row: the load's first chunk waits 1 s, times out, and retries
     holder = await connect(settings, scratch_db)
@@ -52,7 +47,7 @@ async def test_a_chunk_that_times_out_on_a_lock_is_tried_again(
         charset="utf8mb4",
         init_command="SET time_zone = '+00:00', innodb_lock_wait_timeout = 1",
     )
-    ctx = ProcessContext(default_mapping(), EventTarget(settings.region, settings.events_topic))
+    ctx = process_context(settings)
     loading = asyncio.create_task(load_snapshot(pool, directory / "snapshot.jsonl.gz", ctx, chunk_size=10_000))
     try:
         deadline = time.monotonic() + 30
