@@ -92,7 +92,7 @@ async def _new_readings(
         return {}
     found: dict[str, tuple[ReadingRow, str | None]] = {}
     for key, raw in raws.items():
-        result = transform(raw.export_json(), ctx.mapping, owners)
+        result = transform(raw.legacy(), ctx.mapping, owners)
         if isinstance(result, Transformed) and len(result.rows) == 1 and isinstance(result.rows[0], ReadingRow):
             row = result.rows[0]
             found[key] = (row, reading_waits_for(result, row, raw.body))

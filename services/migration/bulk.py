@@ -137,7 +137,7 @@ async def load_chunk(
     settings_rows: list[SettingsRow] = []
     failures: list[repo.FailureParams] = []
     for record in todo:
-        result = transform(record.to_export_json(), ctx.mapping, owners)
+        result = transform(record.legacy(), ctx.mapping, owners)
         if isinstance(result, TransformFailure):
             failures.append(
                 (record.key, record.bucket, record.version, result.pattern, result.field, result.message, 1, False)
@@ -196,7 +196,7 @@ async def _new_devices(
     owners = await load_owners(cur, [(r.scope_type, r.scope_id, r.body) for r in records])
     found: dict[str, _NewDevice] = {}
     for record in records:
-        result = transform(record.to_export_json(), ctx.mapping, owners)
+        result = transform(record.legacy(), ctx.mapping, owners)
         if isinstance(result, Transformed) and len(result.rows) == 1 and isinstance(result.rows[0], DeviceRow):
             found[record.key] = _NewDevice(record, result.rows[0], result.thing_id)
     if not found:

@@ -25,6 +25,7 @@ import os
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -71,6 +72,11 @@ class Table:
             f"FIELDS TERMINATED BY '\t' ESCAPED BY {escape} LINES TERMINATED BY '\n' ({', '.join(targets)})"
         )
         return f"{sql} SET {', '.join(assignments)}" if assignments else sql
+
+    @cached_property
+    def required(self) -> tuple[int, ...]:
+        """Indexes of the columns that take no NULL."""
+        return tuple(index for index, column in enumerate(self.columns) if column not in self.nullable)
 
     @property
     def line_format(self) -> str:
@@ -140,9 +146,10 @@ class LocalInfileInserter:
 
 def _blanked(table: Table, row: tuple[Any, ...]) -> tuple[Any, ...]:
     """row with None as an empty field; LoadMismatch (the statements decide) for None in a NOT NULL column."""
-    if any(value is None and column not in table.nullable for column, value in zip(table.columns, row, strict=True)):
-        raise LoadMismatch(f"a row for {table.name} has NULL in a column that takes none")
-    return tuple("" if value is None else value for value in row)
+    for index in table.required:
+        if row[index] is None:
+            raise LoadMismatch(f"a row for {table.name} has NULL in a column that takes none")
+    return tuple(["" if value is None else value for value in row])
 
 
 def _escaped_tsv(rows: Sequence[tuple[Any, ...]]) -> str:

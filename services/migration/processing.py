@@ -19,6 +19,7 @@ loader follow (issue 8 item 3).
 
 from __future__ import annotations
 
+import dataclasses
 from collections import defaultdict
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -41,7 +42,7 @@ from shared.legacy.transform import (
     transform,
     transform_delete,
 )
-from shared.legacy.transform.records import SCOPE_THING
+from shared.legacy.transform.records import SCOPE_THING, LegacyRecord
 
 
 class Outcome(StrEnum):
@@ -157,7 +158,7 @@ async def process_object(
     woken: list[str] = []
     waiting: str | None = None
     pattern: str | None = None
-    record = raw.export_json()
+    record = raw.legacy()
     if raw.op == "DELETE":
         removal = transform_delete(record, ctx.mapping, owners, last_body=raw.body)
         if isinstance(removal, DeleteTarget):
@@ -246,8 +247,8 @@ def failure_waits_for(
     return None
 
 
-async def _remove_rows(cur: aiomysql.Cursor, record: dict[str, object], ctx: ProcessContext, owners: DbOwners) -> None:
+async def _remove_rows(cur: aiomysql.Cursor, record: LegacyRecord, ctx: ProcessContext, owners: DbOwners) -> None:
     """An object whose newest version is invalid loses the rows an earlier valid version made."""
-    removal = transform_delete({**record, "op": "DELETE", "object": None}, ctx.mapping, owners)
+    removal = transform_delete(dataclasses.replace(record, body=None), ctx.mapping, owners)
     if isinstance(removal, DeleteTarget):
         await writes.delete_target(cur, removal, ctx.events)

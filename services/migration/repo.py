@@ -16,8 +16,8 @@ from typing import Any
 import aiomysql
 
 from services.migration.inserts import STATEMENTS, Inserter, Table
-from services.migration.records import SourceRecord, export_json
-from shared.legacy.transform.records import compact_json
+from services.migration.records import SourceRecord, legacy_record
+from shared.legacy.transform.records import LegacyRecord, compact_json
 
 _RAW_COLUMN_NAMES = (
     "object_key",
@@ -162,9 +162,9 @@ class RawRow:
         """The processed schema does not reflect this version yet."""
         return self.applied_version is None or self.applied_version < self.version
 
-    def export_json(self) -> dict[str, Any]:
-        """The row as an export record (the transform's input); a DELETE has no object."""
-        return export_json(self, None if self.op == "DELETE" else self.body)
+    def legacy(self) -> LegacyRecord:
+        """The row as the transform reads it; a DELETE has no object."""
+        return legacy_record(self, None if self.op == "DELETE" else self.body)
 
 
 _RAW_ROW_SELECT = (

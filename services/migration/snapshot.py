@@ -15,7 +15,6 @@ snapshot again, or while `follow` already runs, cannot move an object back to an
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import gzip
 import hashlib
 import json
@@ -116,6 +115,7 @@ class SnapshotReader:
         self.header = SnapshotHeader.parse(self.header_line)
         self.snapshot_id = hashlib.sha256(f"{self.header_line}\n{path.stat().st_size}".encode()).hexdigest()
         self._next: dict[int, int] = dict.fromkeys(self.header.partitions, 0)
+        self._count = len(self.header.partitions)
 
     @property
     def bytes_read(self) -> int:
@@ -124,18 +124,21 @@ class SnapshotReader:
 
     def records(self) -> Iterator[SourceRecord]:
         """Every record in file order; the line number is in the error of a malformed one."""
-        count = len(self.header.partitions)
         for number, line in enumerate(self._lines, start=2):
             if not line.strip():
                 continue
             try:
-                record = decode_record(line, partition=0, offset=0)
+                record = decode_record(line, place=self._place)
             except RecordFormatError as error:
                 raise RecordFormatError(f"{self.path.name} line {number}: {error}") from None
-            partition = partition_for(record.key.encode("utf-8"), count)
-            offset = self._next.get(partition, 0)
-            self._next[partition] = offset + 1
-            yield dataclasses.replace(record, partition=partition, offset=offset)
+            yield record
+
+    def _place(self, key: str) -> tuple[int, int]:
+        """The partition Kafka gives key, and the next offset there (the record's position at snapshot time)."""
+        partition = partition_for(key.encode("utf-8"), self._count)
+        offset = self._next.get(partition, 0)
+        self._next[partition] = offset + 1
+        return partition, offset
 
     def close(self) -> None:
         """Close the file."""

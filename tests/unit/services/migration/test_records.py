@@ -6,6 +6,7 @@ import pytest
 
 from services.migration.errors import RecordFormatError
 from services.migration.records import WorkItem, WorkMessage, decode_record, owner_scope, pack, pack_items, parse_record
+from shared.legacy.transform.records import LegacyRecord
 from simulator.legacy.model import Scope, object_key
 
 RECORD = {
@@ -25,7 +26,9 @@ def test_a_record_keeps_the_emulators_key_and_its_owner_scope_is_the_fifo_group(
     assert record.key == object_key(Scope.user("u-1"), "bp_records", "o-1")
     assert record.group_id == "APP_AND_USER:u-1"
     assert record.deduplication_id == "2-41"
-    assert record.to_export_json() == RECORD
+    body = {"_version": "3", "systolic": 120}  # RECORD["object"]
+    assert record.legacy() == LegacyRecord("APP_AND_USER", "u-1", "bp_records", "o-1", body, 3, 1_656_633_600_000)
+    assert record.legacy().key == record.key
     assert owner_scope("APP", None) == "APP"
     assert len(owner_scope("APP_AND_THING", "t" * 200)) == 128
 
