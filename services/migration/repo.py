@@ -17,7 +17,7 @@ import aiomysql
 
 from services.migration.inserts import STATEMENTS, Inserter, Table
 from services.migration.records import SourceRecord, legacy_record
-from shared.legacy.transform.records import LegacyRecord, compact_json
+from shared.legacy.transform.records import LegacyRecord
 
 _RAW_COLUMN_NAMES = (
     "object_key",
@@ -87,11 +87,7 @@ def utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
-def _body_json(body: Mapping[str, Any] | None) -> str | None:
-    return None if body is None else compact_json(body)
-
-
-def _raw_params(record: SourceRecord, applied: Applied | None) -> tuple[Any, ...]:
+def _raw_params(record: SourceRecord, applied: Applied | None, now: datetime) -> tuple[Any, ...]:
     return (
         record.key,
         record.app_id,
@@ -102,14 +98,14 @@ def _raw_params(record: SourceRecord, applied: Applied | None) -> tuple[Any, ...
         record.version,
         record.op,
         record.modified_at,
-        _body_json(record.body),
+        record.body_json,
         record.partition,
         record.offset,
         record.timestamp_ms,
         None if applied is None else record.version,
         None if applied is None else applied.outcome,
         None if applied is None else applied.waiting_for,
-        None if applied is None else utcnow(),
+        None if applied is None else now,
     )
 
 
@@ -136,7 +132,8 @@ async def insert_raw(
     if records:
         applied = applied or {}
         ordered = sorted(records, key=lambda record: record.key)
-        await inserter.insert(cur, RAW_TABLE, [_raw_params(r, applied.get(r.key)) for r in ordered])
+        now = utcnow()  # one transaction: one processed_at
+        await inserter.insert(cur, RAW_TABLE, [_raw_params(r, applied.get(r.key), now) for r in ordered])
 
 
 @dataclass(frozen=True, slots=True)

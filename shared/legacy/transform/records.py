@@ -42,7 +42,11 @@ class RecordShapeError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class LegacyRecord:
-    """The parts of one legacy object the transform needs; `body` is None for a DELETE record."""
+    """The parts of one legacy object the transform needs; `body` is None for a DELETE record.
+
+    `body_chars` is the length of the body's compact JSON when the caller has that text already (the
+    migration encodes every body once for its raw row); the size check computes it otherwise.
+    """
 
     scope_type: str
     scope_id: str | None
@@ -51,6 +55,7 @@ class LegacyRecord:
     body: Mapping[str, Any] | None
     version: int | None = None
     modified_at: int | None = None
+    body_chars: int | None = None
 
     @property
     def key(self) -> str:

@@ -130,7 +130,7 @@ def transform(
     if isinstance(entry, IgnoredBucket):
         return Transformed(key, ())
     try:
-        size = serialized_size(body)
+        size = serialized_size(body) if legacy.body_chars is None else legacy.body_chars
     except (TypeError, ValueError):
         return TransformFailure(key, FailurePattern.MALFORMED_OBJECT, "object", "object is not JSON")
     if size > KII_OBJECT_MAX_CHARS:

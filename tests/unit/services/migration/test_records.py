@@ -27,7 +27,9 @@ def test_a_record_keeps_the_emulators_key_and_its_owner_scope_is_the_fifo_group(
     assert record.group_id == "APP_AND_USER:u-1"
     assert record.deduplication_id == "2-41"
     body = {"_version": "3", "systolic": 120}  # RECORD["object"]
-    assert record.legacy() == LegacyRecord("APP_AND_USER", "u-1", "bp_records", "o-1", body, 3, 1_656_633_600_000)
+    assert record.body_json == '{"_version":"3","systolic":120}'
+    chars, modified = len(record.body_json), 1_656_633_600_000
+    assert record.legacy() == LegacyRecord("APP_AND_USER", "u-1", "bp_records", "o-1", body, 3, modified, chars)
     assert record.legacy().key == record.key
     assert owner_scope("APP", None) == "APP"
     assert len(owner_scope("APP_AND_THING", "t" * 200)) == 128

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 from datetime import UTC, datetime
 from typing import Any
@@ -21,7 +22,7 @@ from shared.legacy.transform import (
     default_mapping,
     transform,
 )
-from shared.legacy.transform.records import serialized_size
+from shared.legacy.transform.records import as_legacy_record, serialized_size
 
 from .examples import (
     BP_DEVICE_ID,
@@ -345,6 +346,16 @@ def test_object_exactly_at_the_limit_transforms() -> None:
     padded["object"]["notes"] = "x" * (65_534 - serialized_size(padded["object"]))
     assert serialized_size(padded["object"]) == 65_534
     assert isinstance(_run(padded), Transformed)
+
+
+def test_the_size_the_caller_measured_is_the_one_checked() -> None:
+    # the migration gives the length of the body JSON it encoded for the raw row instead of encoding again
+    legacy = dataclasses.replace(as_legacy_record(BP_RECORD_KPA), body_chars=65_535)
+    too_large = transform(legacy, default_mapping(), owners())
+    assert isinstance(too_large, TransformFailure) and too_large.pattern == FailurePattern.OBJECT_TOO_LARGE
+    assert "65535 characters" in too_large.message
+    measured = dataclasses.replace(legacy, body_chars=serialized_size(BP_RECORD_KPA["object"]))
+    assert transform(measured, default_mapping(), owners()) == _run(BP_RECORD_KPA)
 
 
 def test_reading_of_an_unknown_device_is_kept_with_a_warning() -> None:
