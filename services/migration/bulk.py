@@ -274,7 +274,7 @@ async def write_new_readings(
     LOAD DATA raise `LoadMismatch`)."""
     if not rows:
         return
-    await inserter.insert(
+    first = await inserter.insert_numbered(
         cur,
         READINGS,
         [
@@ -293,14 +293,10 @@ async def write_new_readings(
             for row in rows
         ],
     )
-    users = sorted({row.user_id for row in rows})
-    clients = sorted({row.client_id for row in rows})
-    await cur.execute(
-        f"SELECT user_id, client_id, id FROM readings WHERE user_id IN ({_placeholders(len(users))}) "  # noqa: S608
-        f"AND client_id IN ({_placeholders(len(clients))})",
-        (*users, *clients),
-    )
-    ids = {(user_id, client_id): int(reading_id) for user_id, client_id, reading_id in await cur.fetchall()}
+    if first is not None:
+        ids = {(row.user_id, row.client_id): first + number for number, row in enumerate(rows)}
+    else:
+        ids = await _reading_ids(cur, rows)
     ordered = sorted(rows, key=lambda row: (row.user_id, ids[(row.user_id, row.client_id)]))
     await inserter.insert(
         cur,
@@ -323,6 +319,18 @@ async def write_new_readings(
         )
         events.append((event.id, ctx.events.topic, row.user_id, event.model_dump_json()))
     await inserter.insert(cur, OUTBOX, events)
+
+
+async def _reading_ids(cur: aiomysql.Cursor, rows: Sequence[ReadingRow]) -> dict[tuple[str, str], int]:
+    """(user id, client id) -> id of the rows' readings, read back."""
+    users = sorted({row.user_id for row in rows})
+    clients = sorted({row.client_id for row in rows})
+    await cur.execute(
+        f"SELECT user_id, client_id, id FROM readings WHERE user_id IN ({_placeholders(len(users))}) "  # noqa: S608
+        f"AND client_id IN ({_placeholders(len(clients))})",
+        (*users, *clients),
+    )
+    return {(user_id, client_id): int(reading_id) for user_id, client_id, reading_id in await cur.fetchall()}
 
 
 async def _write_settings(

@@ -90,6 +90,11 @@ class Inserter(Protocol):
 
     async def insert(self, cur: aiomysql.Cursor, table: Table, rows: Sequence[tuple[Any, ...]]) -> None: ...
 
+    async def insert_numbered(self, cur: aiomysql.Cursor, table: Table, rows: Sequence[tuple[Any, ...]]) -> int | None:
+        """Insert rows into a table with an AUTO_INCREMENT id; the id of the first row when the rows got
+        consecutive ids in their order, None when the caller must read them back."""
+        ...
+
 
 class StatementInserter:
     """Multi-row statements (the driver splits them at its packet size): `Table.statement`, which may upsert."""
@@ -97,6 +102,11 @@ class StatementInserter:
     async def insert(self, cur: aiomysql.Cursor, table: Table, rows: Sequence[tuple[Any, ...]]) -> None:
         if rows:
             await cur.executemany(table.statement, rows)
+
+    async def insert_numbered(self, cur: aiomysql.Cursor, table: Table, rows: Sequence[tuple[Any, ...]]) -> int | None:
+        """See `Inserter.insert_numbered`: never known (an upsert that updates a row takes no new id)."""
+        await self.insert(cur, table, rows)
+        return None
 
 
 STATEMENTS = StatementInserter()
@@ -114,6 +124,7 @@ class LocalInfileInserter:
     def __init__(self) -> None:
         self._directory = Path(tempfile.mkdtemp(prefix="vitalsync-load-"))  # mode 0700
         self._file = self._directory / "rows.tsv"
+        self._consecutive: bool | None = None
 
     async def insert(self, cur: aiomysql.Cursor, table: Table, rows: Sequence[tuple[Any, ...]]) -> None:
         if not rows:
@@ -134,6 +145,25 @@ class LocalInfileInserter:
         warnings = cur._result.warning_count if cur._result is not None else 0  # the driver keeps it there only
         if cur.rowcount != len(rows) or warnings:
             raise LoadMismatch(f"LOAD DATA into {table.name}: {cur.rowcount} of {len(rows)} rows, {warnings} warnings")
+
+    async def insert_numbered(self, cur: aiomysql.Cursor, table: Table, rows: Sequence[tuple[Any, ...]]) -> int | None:
+        """See `Inserter.insert_numbered`. LOAD DATA is a bulk insert: with innodb_autoinc_lock_mode 0 or
+        1 (MariaDB's default) InnoDB holds the table's AUTO-INC lock to the end of the statement, so the
+        rows take consecutive ids in file order from LAST_INSERT_ID(), one step of auto_increment_increment
+        apart. Mode 2 (MySQL 8's default) interleaves other inserts' ids: the caller reads them back."""
+        await self.insert(cur, table, rows)
+        if not rows or not await self._numbers_consecutively(cur):
+            return None
+        await cur.execute("SELECT LAST_INSERT_ID()")
+        (first,) = await cur.fetchone()
+        return int(first)
+
+    async def _numbers_consecutively(self, cur: aiomysql.Cursor) -> bool:
+        if self._consecutive is None:
+            await cur.execute("SELECT @@innodb_autoinc_lock_mode, @@auto_increment_increment")
+            mode, increment = await cur.fetchone()
+            self._consecutive = int(mode) <= 1 and int(increment) == 1
+        return self._consecutive
 
     def __enter__(self) -> LocalInfileInserter:
         return self

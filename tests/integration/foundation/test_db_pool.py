@@ -125,3 +125,31 @@ async def test_load_data_leaves_null_in_a_not_null_column_to_the_statements(
         pool.close()
         await pool.wait_closed()
     assert await _count(settings, table) == 0
+
+
+@pytest.mark.parametrize("increment", [1, 2])
+async def test_load_data_numbers_rows_from_last_insert_id_only_when_consecutive(
+    settings: CommonSettings, increment: int
+) -> None:
+    name = f"pool_n{uuid.uuid4().hex[:10]}"
+    spec = Table(name, ("label",), "unused")
+    pool = await create_pool(settings, local_infile=True)
+    try:
+        async with pool.acquire() as conn, conn.cursor() as cur:
+            await cur.execute(f"CREATE TABLE {name} (id BIGINT AUTO_INCREMENT PRIMARY KEY, label VARCHAR(10))")
+            await cur.execute(f"INSERT INTO {name} (label) VALUES ('before')")
+            # a session stepping ids by 2 (as a multi-primary cluster does): the inserter must not count by 1
+            await cur.execute("SET SESSION auto_increment_increment = %s", (increment,))
+            with LocalInfileInserter() as inserter:
+                first = await inserter.insert_numbered(cur, spec, [(f"r{n}",) for n in range(5)])
+            await cur.execute(f"SELECT label, id FROM {name} WHERE label <> 'before'")
+            ids = dict(await cur.fetchall())
+            await cur.execute(f"DROP TABLE {name}")
+            await cur.execute("SET SESSION auto_increment_increment = 1")
+    finally:
+        pool.close()
+        await pool.wait_closed()
+    if increment == 1:
+        assert first is not None and ids == {f"r{n}": first + n for n in range(5)}
+    else:
+        assert first is None and len(set(ids.values())) == 5

@@ -35,6 +35,26 @@ COUNTS = {
     "change_log": "SELECT COUNT(*) FROM change_log",
     "outbox": "SELECT COUNT(*) FROM outbox",
 }
+# readings without exactly one change_log row and one reading.created event naming their id and user
+# (the LOAD DATA path takes the ids from LAST_INSERT_ID, the statements read them back): 0 each
+_READINGS_MATCHED = "SELECT COUNT(*) FROM readings r JOIN {announcements} ON {match}"
+UNANNOUNCED = {
+    "change_log": "SELECT (SELECT COUNT(*) FROM readings) + (SELECT COUNT(*) FROM change_log WHERE entity = 'reading') "
+    "- 2 * ("
+    + _READINGS_MATCHED.format(
+        announcements="change_log c",
+        match="c.entity = 'reading' AND c.entity_id = CAST(r.id AS CHAR) AND c.user_id = r.user_id",
+    )
+    + ")",
+    "outbox": "SELECT (SELECT COUNT(*) FROM readings) + (SELECT COUNT(*) FROM outbox "
+    "WHERE JSON_VALUE(payload, '$.type') = 'reading.created') - 2 * ("
+    + _READINGS_MATCHED.format(
+        announcements="outbox o",
+        match="JSON_VALUE(o.payload, '$.type') = 'reading.created' "
+        "AND JSON_VALUE(o.payload, '$.data.reading_id') = r.id AND o.msg_key = r.user_id",
+    )
+    + ")",
+}
 
 
 async def _rows(settings: CommonSettings, database: str, sql: str) -> list[tuple[Any, ...]]:
@@ -75,6 +95,8 @@ async def _load(settings: CommonSettings, database: str, env: dict[str, str], di
     report = json.loads(run_cli(["migrate", "snapshot", str(directory / "snapshot.jsonl.gz"), "--json"], env).stdout)
     await assert_final_state(settings, database, directory)
     counts = {name: await query_int(settings, database, sql) for name, sql in COUNTS.items()}
+    unannounced = {name: await query_int(settings, database, sql) for name, sql in UNANNOUNCED.items()}
+    assert unannounced == {"change_log": 0, "outbox": 0}
     return {"report": report, "counts": counts, "raw": await _rows(settings, database, RAW_STATE)}
 
 
