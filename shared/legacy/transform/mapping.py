@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from shared.legacy.transform.errors import MappingError
 from shared.legacy.transform.records import SCOPE_THING, SCOPE_USER
@@ -194,20 +194,27 @@ class BucketMapping(_Config):
     # The field that carries a client id which is not derived from the object id (rows written by new apps)
     client_id_field: LegacyFieldName = "vitalsyncClientId"
     buckets: list[BucketEntry]
-    _by_key: dict[tuple[str, str], BucketEntry] = PrivateAttr(default_factory=dict)
 
     @model_validator(mode="after")
-    def _index(self) -> BucketMapping:
+    def _distinct_buckets(self) -> BucketMapping:
+        seen: set[tuple[str, str]] = set()
         for entry in self.buckets:
             key = (entry.scope, entry.bucket)
-            if key in self._by_key:
+            if key in seen:
                 raise ValueError(f"bucket {entry.bucket} in scope {entry.scope} is mapped twice")
-            self._by_key[key] = entry
+            seen.add(key)
         return self
+
+    @functools.cached_property
+    def entries(self) -> dict[tuple[str, str], BucketEntry]:
+        """(scope type, bucket) -> entry. A cached property, not a private attribute: pydantic answers a
+        private attribute through __getattr__ after a failed descriptor look-up, which cost more than the
+        look-up itself, twice per migrated object."""
+        return {(entry.scope, entry.bucket): entry for entry in self.buckets}
 
     def entry(self, scope_type: str, bucket: str) -> BucketEntry | None:
         """The entry of a bucket in a scope type, None when the mapping does not know it."""
-        return self._by_key.get((scope_type, bucket))
+        return self.entries.get((scope_type, bucket))
 
     def reading_bucket(self, reading_type: str) -> ReadingBucket | None:
         """Where readings of a type go back to (the first entry of that type, in file order)."""
