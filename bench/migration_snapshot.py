@@ -34,7 +34,7 @@ from services.auth.cli import _run as import_users_run
 from services.auth.config import AuthSettings
 from services.migration.cli import _context
 from services.migration.config import MigrationSettings
-from services.migration.inserts import STATEMENTS, LocalInfileInserter
+from services.migration.inserts import STATEMENTS, LocalInfileInserter, max_file_bytes
 from services.migration.snapshot import load_snapshot
 from shared.db.connection import connect
 from shared.db.migrations import migrate
@@ -82,6 +82,24 @@ async def _drop(settings: MigrationSettings, name: str) -> None:
     async with admin.cursor() as cur:
         await cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
     admin.close()
+
+
+def _write_parts(work: Path, table: str, lines: list[bytes], limit: int) -> list[Path]:
+    """The table's dump in files of at most limit bytes, what aiomysql can send in one packet (a larger
+    file fails past the server's max_allowed_packet, see `inserts.LocalInfileInserter`); one file per
+    table up to ~2,000 users."""
+    parts: list[list[bytes]] = [[]]
+    size = 0
+    for line in lines:
+        if parts[-1] and size + len(line) > limit:
+            parts.append([])
+            size = 0
+        parts[-1].append(line)
+        size += len(line)
+    paths = [work / f"{table}.{number}.tsv" for number in range(len(parts))]
+    for path, part in zip(paths, parts, strict=True):
+        path.write_bytes(b"".join(part))
+    return paths
 
 
 async def _copy_users(settings: MigrationSettings, source: str, target: str) -> None:
@@ -135,16 +153,16 @@ async def run(users: int) -> dict[str, Any]:
 
         # dump what the loader wrote (rows that were not in the database before: users were imported alike)
         source = await connect(base, loaded)
-        files: dict[str, tuple[Path, list[str]]] = {}
+        files: dict[str, tuple[list[Path], list[str]]] = {}
+        rows: dict[str, int] = {}
         async with source.cursor() as cur:
+            limit = await max_file_bytes(cur)
             for table in TABLES:
                 await cur.execute(f"SELECT * FROM {table}")
                 columns = [d[0] for d in cur.description]
-                path = work / f"{table}.tsv"
-                with path.open("w", encoding="utf-8") as out:
-                    for row in await cur.fetchall():
-                        out.write("\t".join(_tsv(v) for v in row) + "\n")
-                files[table] = (path, columns)
+                dumped = [("\t".join(_tsv(v) for v in row) + "\n").encode() for row in await cur.fetchall()]
+                files[table] = (_write_parts(work, table, dumped, limit), columns)
+                rows[table] = len(dumped)
         source.close()
         target = await aiomysql.connect(
             host=base.db_host,
@@ -161,14 +179,14 @@ async def run(users: int) -> dict[str, Any]:
         started = time.perf_counter()
         async with target.cursor() as cur:
             for table in TABLES:
-                path, columns = files[table]
-                await cur.execute(
-                    f"LOAD DATA LOCAL INFILE '{path}' INTO TABLE {table} CHARACTER SET utf8mb4 "
-                    f"FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\' LINES TERMINATED BY '\\n' ({', '.join(columns)})"
-                )
+                paths, columns = files[table]
+                for path in paths:
+                    await cur.execute(
+                        f"LOAD DATA LOCAL INFILE '{path}' INTO TABLE {table} CHARACTER SET utf8mb4 "
+                        f"FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\' LINES TERMINATED BY '\\n' ({', '.join(columns)})"
+                    )
         await target.commit()
         load_data_s = time.perf_counter() - started
-        rows = {table: sum(1 for _ in files[table][0].open(encoding="utf-8")) for table in TABLES}
         await _check_baseline(target, rows)
         target.close()
     finally:

@@ -274,7 +274,7 @@ async def write_new_readings(
     LOAD DATA raise `LoadMismatch`)."""
     if not rows:
         return
-    first = await inserter.insert_numbered(
+    numbered = await inserter.insert_numbered(
         cur,
         READINGS,
         [
@@ -293,8 +293,8 @@ async def write_new_readings(
             for row in rows
         ],
     )
-    if first is not None:
-        ids = {(row.user_id, row.client_id): first + number for number, row in enumerate(rows)}
+    if numbered is not None:
+        ids = {(row.user_id, row.client_id): reading_id for row, reading_id in zip(rows, numbered, strict=True)}
     else:
         ids = await _reading_ids(cur, rows)
     ordered = sorted(rows, key=lambda row: (row.user_id, ids[(row.user_id, row.client_id)]))

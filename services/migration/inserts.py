@@ -36,6 +36,8 @@ from services.migration.errors import MigrationError
 
 # the server or the client refuses LOAD DATA LOCAL (disabled, or not allowed with this version)
 _REFUSED = frozenset({1148, 2068, 3948, 4166})
+_MAX_PACKET_PAYLOAD = 2**24 - 1  # a payload this long means "continued in the next packet"
+_PACKET_MARGIN = 1024  # the packet header and the server's own accounting
 
 
 class LocalInfileRefused(MigrationError):
@@ -90,9 +92,11 @@ class Inserter(Protocol):
 
     async def insert(self, cur: aiomysql.Cursor, table: Table, rows: Sequence[tuple[Any, ...]]) -> None: ...
 
-    async def insert_numbered(self, cur: aiomysql.Cursor, table: Table, rows: Sequence[tuple[Any, ...]]) -> int | None:
-        """Insert rows into a table with an AUTO_INCREMENT id; the id of the first row when the rows got
-        consecutive ids in their order, None when the caller must read them back."""
+    async def insert_numbered(
+        self, cur: aiomysql.Cursor, table: Table, rows: Sequence[tuple[Any, ...]]
+    ) -> list[int] | None:
+        """Insert rows into a table with an AUTO_INCREMENT id; the rows' ids in row order when known
+        without a query, None when the caller must read them back."""
         ...
 
 
@@ -103,7 +107,9 @@ class StatementInserter:
         if rows:
             await cur.executemany(table.statement, rows)
 
-    async def insert_numbered(self, cur: aiomysql.Cursor, table: Table, rows: Sequence[tuple[Any, ...]]) -> int | None:
+    async def insert_numbered(
+        self, cur: aiomysql.Cursor, table: Table, rows: Sequence[tuple[Any, ...]]
+    ) -> list[int] | None:
         """See `Inserter.insert_numbered`: never known (an upsert that updates a row takes no new id)."""
         await self.insert(cur, table, rows)
         return None
@@ -119,22 +125,51 @@ class LocalInfileInserter:
     a newline, else by `csv` with LOAD DATA's own backslash escaping; every string arrives exactly. None
     becomes an empty field, which the table's nullable columns (never holding an empty string) read as
     NULL; a None in any other column is left to the statements, which reject it as MariaDB would.
+
+    A file is at most one protocol packet (`max_file_bytes`, by default what the server allows, at most
+    16 MiB - 1); more rows go in several files, in row order. aiomysql sends a file in packets of exactly
+    16 MiB - 1 bytes, which the protocol reads as one packet continued in the next: past the server's
+    max_allowed_packet (64 MiB here, 4 MiB in old MySQL) the server drops the load and the driver fails
+    with "Packet sequence number wrong". A chunk of 2,000 objects near Kii's 64 KB limit is 128 MB.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, max_file_bytes: int | None = None) -> None:
         self._directory = Path(tempfile.mkdtemp(prefix="vitalsync-load-"))  # mode 0700
         self._file = self._directory / "rows.tsv"
+        self._max_file_bytes = max_file_bytes
         self._consecutive: bool | None = None
 
     async def insert(self, cur: aiomysql.Cursor, table: Table, rows: Sequence[tuple[Any, ...]]) -> None:
-        if not rows:
-            return
+        if rows:
+            await self._load(cur, table, [row if None not in row else _blanked(table, row) for row in rows])
+
+    async def insert_numbered(
+        self, cur: aiomysql.Cursor, table: Table, rows: Sequence[tuple[Any, ...]]
+    ) -> list[int] | None:
+        """See `Inserter.insert_numbered`. LOAD DATA is a bulk insert: with innodb_autoinc_lock_mode 0 or
+        1 (MariaDB's default) InnoDB holds the table's AUTO-INC lock to the end of the statement, so a
+        file's rows take consecutive ids in file order from LAST_INSERT_ID(). Mode 2 (MySQL 8's default)
+        or an auto_increment_increment other than 1 interleave or space them: the caller reads them back."""
+        if not rows or not await self._numbers_consecutively(cur):
+            await self.insert(cur, table, rows)
+            return None
         rows = [row if None not in row else _blanked(table, row) for row in rows]
+        return await self._load(cur, table, rows, numbered=True)
+
+    async def _load(
+        self, cur: aiomysql.Cursor, table: Table, rows: Sequence[tuple[Any, ...]], *, numbered: bool = False
+    ) -> list[int]:
+        """LOAD DATA of rows (None already blanked), halved until each file fits; their ids when numbered."""
         line = table.line_format
         text, escaped = "".join([line % row for row in rows]), False
         if text.count("\n") != len(rows) or text.count("\t") != len(rows) * (len(table.columns) - 1):
             text, escaped = _escaped_tsv(rows), True  # a value holds a tab or a newline: escape them
-        self._file.write_bytes(text.encode("utf-8"))
+        data = text.encode("utf-8")
+        if len(data) > await self._file_limit(cur) and len(rows) > 1:
+            half = len(rows) // 2
+            first = await self._load(cur, table, rows[:half], numbered=numbered)
+            return first + await self._load(cur, table, rows[half:], numbered=numbered)
+        self._file.write_bytes(data)
         parameters = (str(self._file), "\\") if escaped else (str(self._file),)
         try:
             await cur.execute(table.load_sql(escaped=escaped), parameters)
@@ -145,18 +180,16 @@ class LocalInfileInserter:
         warnings = cur._result.warning_count if cur._result is not None else 0  # the driver keeps it there only
         if cur.rowcount != len(rows) or warnings:
             raise LoadMismatch(f"LOAD DATA into {table.name}: {cur.rowcount} of {len(rows)} rows, {warnings} warnings")
-
-    async def insert_numbered(self, cur: aiomysql.Cursor, table: Table, rows: Sequence[tuple[Any, ...]]) -> int | None:
-        """See `Inserter.insert_numbered`. LOAD DATA is a bulk insert: with innodb_autoinc_lock_mode 0 or
-        1 (MariaDB's default) InnoDB holds the table's AUTO-INC lock to the end of the statement, so the
-        rows take consecutive ids in file order from LAST_INSERT_ID(), one step of auto_increment_increment
-        apart. Mode 2 (MySQL 8's default) interleaves other inserts' ids: the caller reads them back."""
-        await self.insert(cur, table, rows)
-        if not rows or not await self._numbers_consecutively(cur):
-            return None
+        if not numbered:
+            return []
         await cur.execute("SELECT LAST_INSERT_ID()")
-        (first,) = await cur.fetchone()
-        return int(first)
+        (first_id,) = await cur.fetchone()
+        return list(range(int(first_id), int(first_id) + len(rows)))
+
+    async def _file_limit(self, cur: aiomysql.Cursor) -> int:
+        if self._max_file_bytes is None:
+            self._max_file_bytes = await max_file_bytes(cur)
+        return self._max_file_bytes
 
     async def _numbers_consecutively(self, cur: aiomysql.Cursor) -> bool:
         if self._consecutive is None:
@@ -172,6 +205,13 @@ class LocalInfileInserter:
         """Remove the scratch file and its directory."""
         self._file.unlink(missing_ok=True)
         os.rmdir(self._directory)
+
+
+async def max_file_bytes(cur: aiomysql.Cursor) -> int:
+    """The largest file aiomysql can send to this server for LOAD DATA LOCAL (see `LocalInfileInserter`)."""
+    await cur.execute("SELECT @@max_allowed_packet")
+    (allowed,) = await cur.fetchone()
+    return min(int(allowed), _MAX_PACKET_PAYLOAD) - _PACKET_MARGIN
 
 
 def _blanked(table: Table, row: tuple[Any, ...]) -> tuple[Any, ...]:
