@@ -95,8 +95,8 @@ class Inserter(Protocol):
     async def insert_numbered(
         self, cur: aiomysql.Cursor, table: Table, rows: Sequence[tuple[Any, ...]]
     ) -> list[int] | None:
-        """Insert rows into a table with an AUTO_INCREMENT id; the rows' ids in row order when known
-        without a query, None when the caller must read them back."""
+        """Insert rows into a table with an AUTO_INCREMENT id; the rows' ids in row order when they can be
+        counted from the first one, None when the caller must read them back."""
         ...
 
 
