@@ -164,31 +164,24 @@ async def run(users: int) -> dict[str, Any]:
                 files[table] = (_write_parts(work, table, dumped, limit), columns)
                 rows[table] = len(dumped)
         source.close()
-        target = await aiomysql.connect(
-            host=base.db_host,
-            port=base.db_port,
-            unix_socket=base.db_unix_socket,
-            user=base.db_user,
-            password=base.db_password.get_secret_value(),
-            db=baseline,
-            local_infile=True,
-            autocommit=False,
-            charset="utf8mb4",
-            init_command="SET time_zone = '+00:00'",
-        )
-        started = time.perf_counter()
-        async with target.cursor() as cur:
-            for table in TABLES:
-                paths, columns = files[table]
-                for path in paths:
-                    await cur.execute(
-                        f"LOAD DATA LOCAL INFILE '{path}' INTO TABLE {table} CHARACTER SET utf8mb4 "
-                        f"FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\' LINES TERMINATED BY '\\n' ({', '.join(columns)})"
-                    )
-        await target.commit()
-        load_data_s = time.perf_counter() - started
-        await _check_baseline(target, rows)
-        target.close()
+        # the loader's kind of pool (UTC sessions, LOCAL files allowed), on the baseline database
+        target_pool = await create_pool(base.model_copy(update={"db_name": baseline}), local_infile=True)
+        async with target_pool.acquire() as target:
+            started = time.perf_counter()
+            async with target.cursor() as cur:
+                for table in TABLES:
+                    paths, columns = files[table]
+                    for path in paths:
+                        await cur.execute(
+                            f"LOAD DATA LOCAL INFILE '{path}' INTO TABLE {table} CHARACTER SET utf8mb4 "
+                            f"FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\' LINES TERMINATED BY '\\n' "
+                            f"({', '.join(columns)})"
+                        )
+            await target.commit()
+            load_data_s = time.perf_counter() - started
+            await _check_baseline(target, rows)
+        target_pool.close()
+        await target_pool.wait_closed()
     finally:
         await _drop(base, loaded)
         await _drop(base, baseline)
