@@ -14,8 +14,7 @@ from services.auth.config import AuthSettings
 from services.auth.providers.factory import build_provider
 from services.auth.sealing import Sealer
 from services.auth.user_import import ImportReport, import_users
-from shared.db.connection import DatabaseUnavailableError
-from shared.db.pool import create_pool
+from shared.db.connection import DatabaseUnavailableError, checked_pool
 
 app = typer.Typer(help="Users: import from the legacy platform.", no_args_is_help=True)
 console = Console(stderr=True)
@@ -70,7 +69,7 @@ def import_command(
 
 
 async def _run(settings: AuthSettings, lines: list[str]) -> ImportReport:
-    pool = await create_pool(settings)
+    pool = await checked_pool(settings)
     try:
         provider, _ = await build_provider(settings, pool, Sealer(settings.auth_secret.get_secret_value()))
         try:

@@ -23,8 +23,7 @@ from services.migration.errors import MetricsPortError, MigrationError
 from services.migration.processing import ProcessContext
 from services.migration.queue import WorkQueue, open_queue
 from services.migration.writes import EventTarget
-from shared.db.connection import DatabaseUnavailableError
-from shared.db.pool import create_pool
+from shared.db.connection import DatabaseUnavailableError, checked_pool
 from shared.legacy.transform import default_mapping, load_mapping
 from shared.legacy.transform.errors import MappingError
 
@@ -70,7 +69,7 @@ def _context(settings: MigrationSettings) -> ProcessContext:
 @asynccontextmanager
 async def _pool(settings: MigrationSettings, *, local_infile: bool = False) -> AsyncIterator[aiomysql.Pool]:
     # the migration's SQL has no LIKE and passes flat parameters: quotes doubled, not translated
-    pool = await create_pool(settings, no_backslash_escapes=True, local_infile=local_infile)
+    pool = await checked_pool(settings, no_backslash_escapes=True, local_infile=local_infile)
     try:
         yield pool
     finally:

@@ -34,5 +34,19 @@ class QueueNotFoundError(MigrationError):
     """The configured SQS queue does not exist."""
 
 
+class KafkaUnavailableError(MigrationError):
+    """The Kafka cluster cannot be reached (the message names the bootstrap servers and the fix)."""
+
+    def __init__(self, bootstrap: str, error: BaseException) -> None:
+        super().__init__(
+            f"cannot reach Kafka at {bootstrap} ({error}); start it with `vitalsync stack up` or set "
+            "VITALSYNC_KAFKA_BOOTSTRAP"
+        )
+
+
+class QueueUnavailableError(MigrationError):
+    """SQS cannot be reached (no endpoint, no credentials) to look up the configured queue."""
+
+
 class MetricsPortError(MigrationError):
     """The metrics endpoint cannot listen on its port (usually: another master or worker has it)."""

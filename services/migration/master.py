@@ -46,10 +46,11 @@ from prometheus_client import CollectorRegistry
 
 from services.migration import repo
 from services.migration.config import MigrationSettings
-from services.migration.errors import NotInitialisedError, RecordFormatError
+from services.migration.errors import KafkaUnavailableError, NotInitialisedError, RecordFormatError
 from services.migration.metrics import MasterMetrics
 from services.migration.queue import OutgoingMessage, SendError, WorkQueue
 from services.migration.records import SourceRecord, decode_record, pack
+from shared.db.connection import unavailable
 
 log = logging.getLogger(__name__)
 
@@ -106,9 +107,12 @@ class Master:
 
     async def run(self) -> None:
         """Follow the topic until stopped; transient failures are retried with backoff, never skipped."""
-        async with self.pool.acquire() as conn, conn.cursor() as cur:
-            self.committed = await repo.read_offsets(cur, self.topic)
-            await conn.rollback()
+        try:
+            async with self.pool.acquire() as conn, conn.cursor() as cur:
+                self.committed = await repo.read_offsets(cur, self.topic)
+                await conn.rollback()
+        except (pymysql.err.OperationalError, OSError) as error:  # nothing consumed yet: stop, saying why
+            raise unavailable(self.settings, self.settings.db_name, error) from error
         if not self.committed:
             raise NotInitialisedError(
                 f"no change-capture offsets for topic {self.topic}: load the snapshot first "
@@ -121,10 +125,13 @@ class Master:
             auto_offset_reset="earliest",
             max_poll_records=self.settings.migration_poll_max_records,
         )
-        await consumer.start()
         self._consumer = consumer
         try:
-            await consumer.topics()  # fetches the cluster metadata
+            try:
+                await consumer.start()
+                await consumer.topics()  # fetches the cluster metadata
+            except KafkaError as error:  # nothing consumed yet: stop, saying why
+                raise KafkaUnavailableError(self.settings.kafka_bootstrap, error) from error
             partitions = sorted(consumer.partitions_for_topic(self.topic) or set(self.committed))
             assignment = [TopicPartition(self.topic, p) for p in partitions]
             consumer.assign(assignment)

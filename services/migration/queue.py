@@ -15,10 +15,10 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from services.migration.config import MigrationSettings
-from services.migration.errors import MigrationError, QueueNotFoundError
+from services.migration.errors import MigrationError, QueueNotFoundError, QueueUnavailableError
 from shared.aws import aws_client
 
 SQS_BATCH = 10
@@ -206,6 +206,11 @@ async def _queue_url(client: Any, name: str) -> str:
         raise QueueNotFoundError(
             f"SQS queue {name} does not exist ({error.response.get('Error', {}).get('Code')}); "
             "start the stack (`vitalsync stack up`) or set VITALSYNC_MIGRATION_QUEUE_URL"
+        ) from None
+    except BotoCoreError as error:  # no endpoint, no credentials: nothing to retry, the command stops
+        raise QueueUnavailableError(
+            f"cannot reach SQS to look up queue {name} ({error}); start the stack (`vitalsync stack up`) "
+            "or set VITALSYNC_AWS_ENDPOINT_URL (unset for AWS itself) and the AWS credentials"
         ) from None
     return str(response["QueueUrl"])
 

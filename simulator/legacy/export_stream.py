@@ -23,6 +23,7 @@ from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaError
 
 from simulator.legacy.export_format import SNAPSHOT_FILE, SnapshotHeader, dumps_line, read_snapshot
 from simulator.legacy.model import ExportRecord
@@ -50,9 +51,13 @@ class ExportResult:
 
 async def _partition_count(bootstrap: str, topic: str) -> int:
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
     try:
+        await admin.start()
         described = await admin.describe_topics([topic])
+    except KafkaError as error:
+        raise ExportError(
+            f"cannot reach Kafka at {bootstrap} ({error}); start it with `vitalsync stack up` or pass --bootstrap"
+        ) from error
     finally:
         await admin.close()
     partitions = described[0].get("partitions") if described else None
@@ -135,8 +140,8 @@ async def export(
             f"topic {topic} has {partitions} partitions but the snapshot was cut for {len(header.partitions)}"
         )
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=5)
-    await producer.start()
     try:
+        await producer.start()
         produced = 0
         offsets = dict(header.partitions)
         if produce_snapshot:
@@ -159,8 +164,8 @@ async def export(
 async def _end_offsets(bootstrap: str, topic: str, partitions: int) -> dict[int, int]:
     """End offsets after the acknowledged sends (read with a throwaway consumer)."""
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
-    await consumer.start()
     try:
+        await consumer.start()
         ends = await consumer.end_offsets([TopicPartition(topic, p) for p in range(partitions)])
     finally:
         await consumer.stop()
