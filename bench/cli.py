@@ -11,7 +11,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from bench.stats_seed import ChunkFiles, SeedResult, connect_for_load, default_plan, seed, table_sizes
 from shared.db.connection import DatabaseUnavailableError, connect
-from shared.db.migrations import MigrationError, migrate
+from shared.db.migrations import MigrationError, migrate_database
 from shared.settings import CommonSettings
 
 app = typer.Typer(help="Benchmark data: seed users, devices and readings at bulk speed.", no_args_is_help=True)
@@ -25,25 +25,18 @@ def root() -> None:
 
 async def _prepare(settings: CommonSettings, database: str, create: bool) -> None:
     """Create and migrate ``database`` when asked to; otherwise just check it exists."""
+    if create:
+        await migrate_database(settings, database)
+        return
     admin = await connect(settings, "")
     try:
         async with admin.cursor() as cur:
             await cur.execute("SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = %s", (database,))
             (exists,) = await cur.fetchone()
-            if not exists:
-                if not create:
-                    raise typer.BadParameter(
-                        f"database {database} does not exist; add --create", param_hint="--database"
-                    )
-                await cur.execute(f"CREATE DATABASE `{database}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
     finally:
         admin.close()
-    if create:
-        conn = await connect(settings, database, multi_statements=True)
-        try:
-            await migrate(conn)
-        finally:
-            conn.close()
+    if not exists:
+        raise typer.BadParameter(f"database {database} does not exist; add --create", param_hint="--database")
 
 
 @app.command("seed")

@@ -15,6 +15,7 @@ import pymysql
 
 from infra.local.component import Component, apt_install, find_binary
 from infra.local.errors import StackError
+from shared.db.migrations import DATABASE_OPTIONS
 
 
 class MariaDB(Component):
@@ -145,7 +146,7 @@ class MariaDB(Component):
                 f"GRANT ALL PRIVILEGES ON `{pattern}`.* TO '{user}'@'{host}';"
                 for host in ("127.0.0.1", "localhost")
             )
-            + f"CREATE DATABASE IF NOT EXISTS `{db}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;"
+            + f"CREATE DATABASE IF NOT EXISTS `{db}` {DATABASE_OPTIONS};"
         )
         result = self._root_sql(sql)
         if result.returncode != 0:

@@ -134,17 +134,13 @@ class Stack:
         """Apply pending migrations, so the services start against the declared schema."""
         import asyncio
 
-        from shared.db.connection import connect
-        from shared.db.migrations import migrate
+        from shared.db.connection import DatabaseUnavailableError
+        from shared.db.migrations import MigrationError, migrate_database
 
-        async def run() -> int:
-            conn = await connect(self.settings, multi_statements=True)
-            try:
-                return len(await migrate(conn))
-            finally:
-                conn.close()
-
-        applied = asyncio.run(run())
+        try:
+            applied = len(asyncio.run(migrate_database(self.settings)))
+        except (DatabaseUnavailableError, MigrationError, ValueError) as error:
+            raise StackError(f"cannot migrate database {self.settings.db_name}: {error}") from None
         on_progress("mariadb", f"schema up to date ({applied} migration(s) applied)")
 
     def provision(self, on_progress: Progress = lambda name, message: None) -> None:

@@ -44,6 +44,13 @@ class KafkaUnavailableError(MigrationError):
         )
 
 
+class TopicMissingError(MigrationError):
+    """The configured export topic does not exist on the broker."""
+
+    def __init__(self, error: LookupError) -> None:
+        super().__init__(f"{error}: set VITALSYNC_MIGRATION_TOPIC to the legacy export topic")
+
+
 class QueueUnavailableError(MigrationError):
     """SQS cannot be reached (no endpoint, no credentials) to look up the configured queue."""
 

@@ -46,11 +46,12 @@ from prometheus_client import CollectorRegistry
 
 from services.migration import repo
 from services.migration.config import MigrationSettings
-from services.migration.errors import KafkaUnavailableError, NotInitialisedError, RecordFormatError
+from services.migration.errors import KafkaUnavailableError, NotInitialisedError, RecordFormatError, TopicMissingError
 from services.migration.metrics import MasterMetrics
 from services.migration.queue import OutgoingMessage, SendError, WorkQueue
 from services.migration.records import SourceRecord, decode_record, pack
 from shared.db.connection import unavailable
+from shared.kafka_topics import TopicNotFoundError, topic_partitions
 
 log = logging.getLogger(__name__)
 
@@ -129,10 +130,11 @@ class Master:
         try:
             try:
                 await consumer.start()
-                await consumer.topics()  # fetches the cluster metadata
+                partitions = await topic_partitions(self.settings.kafka_bootstrap, self.topic)
             except KafkaError as error:  # nothing consumed yet: stop, saying why
                 raise KafkaUnavailableError(self.settings.kafka_bootstrap, error) from error
-            partitions = sorted(consumer.partitions_for_topic(self.topic) or set(self.committed))
+            except TopicNotFoundError as error:
+                raise TopicMissingError(error) from None
             assignment = [TopicPartition(self.topic, p) for p in partitions]
             consumer.assign(assignment)
             self._seek_committed(assignment)

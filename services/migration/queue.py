@@ -205,7 +205,8 @@ async def _queue_url(client: Any, name: str) -> str:
     except ClientError as error:
         raise QueueNotFoundError(
             f"SQS queue {name} does not exist ({error.response.get('Error', {}).get('Code')}); "
-            "start the stack (`vitalsync stack up`) or set VITALSYNC_MIGRATION_QUEUE_URL"
+            "create it (`vitalsync stack up` creates the queues of infra/local/aws-resources.yaml), or set "
+            "VITALSYNC_MIGRATION_QUEUE_NAME or VITALSYNC_MIGRATION_QUEUE_URL to one that exists"
         ) from None
     except BotoCoreError as error:  # no endpoint, no credentials: nothing to retry, the command stops
         raise QueueUnavailableError(

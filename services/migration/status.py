@@ -13,13 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import aiomysql
-from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
 
 from services.migration import repo
 from services.migration.config import MigrationSettings
-from services.migration.errors import KafkaUnavailableError
+from services.migration.errors import KafkaUnavailableError, TopicMissingError
 from services.migration.queue import QueueDepth, WorkQueue
+from shared.kafka_topics import TopicNotFoundError, end_offsets
 
 
 @dataclass
@@ -65,17 +65,12 @@ class MigrationStatus:
 
 async def topic_end_offsets(settings: MigrationSettings, topic: str) -> dict[int, int]:
     """The end offset (next offset to be written) of each partition of topic."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=None, enable_auto_commit=False)
     try:
-        await consumer.start()
-        await consumer.topics()  # fetches the cluster metadata
-        partitions = consumer.partitions_for_topic(topic) or set()
-        ends = await consumer.end_offsets([TopicPartition(topic, p) for p in sorted(partitions)])
-        return {tp.partition: int(offset) for tp, offset in ends.items()}
+        return await end_offsets(settings.kafka_bootstrap, topic)
     except KafkaError as error:
         raise KafkaUnavailableError(settings.kafka_bootstrap, error) from error
-    finally:
-        await consumer.stop()
+    except TopicNotFoundError as error:
+        raise TopicMissingError(error) from None
 
 
 async def read_status(settings: MigrationSettings, pool: aiomysql.Pool, queue: WorkQueue) -> MigrationStatus:

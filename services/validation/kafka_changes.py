@@ -16,10 +16,10 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
 from services.validation.errors import LegacyInputError
+from shared.kafka_topics import TopicNotFoundError, topic_partitions
 
 POLL_TIMEOUT_MS = 1000
 POLL_MAX_RECORDS = 5000
@@ -36,7 +36,12 @@ async def dump_topic(
     deadline_s: float = DEFAULT_DEADLINE_S,
 ) -> dict[int, int]:
     """Write the topic's records in [start, upto) per partition to path; returns the end offset used per partition."""
-    partitions = await _partitions(bootstrap, topic)
+    try:
+        partitions = await topic_partitions(bootstrap, topic)
+    except KafkaError as exc:
+        raise LegacyInputError(f"cannot describe topic {topic} on {bootstrap}: {exc}") from exc
+    except TopicNotFoundError as exc:
+        raise LegacyInputError(str(exc)) from None
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
     try:
         await consumer.start()
@@ -56,22 +61,6 @@ async def dump_topic(
         raise LegacyInputError(f"cannot read topic {topic} from {bootstrap}: {exc}") from exc
     finally:
         await consumer.stop()
-
-
-async def _partitions(bootstrap: str, topic: str) -> list[int]:
-    """The topic's partition numbers, asked of the broker (a consumer's cached metadata may predate the topic)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    try:
-        await admin.start()
-        described = await admin.describe_topics([topic])
-    except KafkaError as exc:
-        raise LegacyInputError(f"cannot describe topic {topic} on {bootstrap}: {exc}") from exc
-    finally:
-        await admin.close()
-    found = described[0].get("partitions") if described else None
-    if not found or described[0].get("error_code"):
-        raise LegacyInputError(f"topic {topic} does not exist on {bootstrap}")
-    return sorted(int(partition["partition"]) for partition in found)
 
 
 async def _copy(

@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 import typer
 
 from shared.db.connection import DatabaseUnavailableError, connect
-from shared.db.migrations import MigrationError, load_migrations, migrate
+from shared.db.migrations import MigrationError, migrate_database
 from shared.db.schema_check import check_schema
 from shared.settings import CommonSettings
 
@@ -22,14 +22,10 @@ DatabaseOption = typer.Option(None, "--database", help="Database name (default: 
 
 @app.command("migrate")
 def migrate_command(database: str | None = DatabaseOption) -> None:
-    """Apply pending migrations from infra/db/migrations (safe to run again)."""
+    """Apply pending migrations from infra/db/migrations, creating the database if needed (safe to run again)."""
 
     async def run() -> list[str]:
-        conn = await connect(CommonSettings(), database, multi_statements=True)
-        try:
-            return [f"{m.version:04d}_{m.name}" for m in await migrate(conn, load_migrations())]
-        finally:
-            conn.close()
+        return [f"{m.version:04d}_{m.name}" for m in await migrate_database(CommonSettings(), database)]
 
     applied = _run(run())
     typer.echo(f"applied {len(applied)} migration(s)" + (": " + ", ".join(applied) if applied else ""))

@@ -26,8 +26,8 @@ def unavailable(settings: CommonSettings, database: str, error: BaseException) -
     reason = f"{type(error).__name__}: {detail}" if detail else type(error).__name__
     if code == ER.BAD_DB_ERROR:
         return DatabaseUnavailableError(
-            f"database {database!r} does not exist on {where}: create it and apply the migrations "
-            f"(`vitalsync db migrate --database {database}`), or set VITALSYNC_DB_NAME to an existing one"
+            f"database {database!r} does not exist on {where}: `vitalsync db migrate --database {database}` "
+            "creates it (as a user allowed to) and applies the migrations, or set VITALSYNC_DB_NAME to an existing one"
         )
     if code == ER.DBACCESS_DENIED_ERROR:
         return DatabaseUnavailableError(

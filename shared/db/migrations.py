@@ -14,11 +14,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import aiomysql
+import pymysql
+
+from shared.db.connection import connect, unavailable
+from shared.settings import CommonSettings
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "infra" / "db" / "migrations"
 _FILE_RE = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 _LOCK_NAME = "vitalsync_schema_migrations"
 _LOCK_WAIT_S = 60
+_DATABASE_NAME_RE = re.compile(r"[A-Za-z0-9_$]{1,64}")
+DATABASE_OPTIONS = "CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
 
 _CREATE_LEDGER = """
 CREATE TABLE schema_migrations (
@@ -128,6 +134,32 @@ async def migrate(conn: aiomysql.Connection, declared: list[Migration] | None = 
         finally:
             await cur.execute("SELECT RELEASE_LOCK(%s)", (_LOCK_NAME,))
             await cur.fetchall()
+
+
+async def migrate_database(settings: CommonSettings, database: str | None = None) -> list[Migration]:
+    """Create the database when it does not exist (the user needs the right to), then `migrate` it.
+
+    `vitalsync db migrate --database eu` on a fresh server is then the whole set-up, as for the local stack.
+    """
+    name = settings.db_name if database is None else database
+    if not _DATABASE_NAME_RE.fullmatch(name):
+        raise ValueError(f"database name {name!r}: use 1-64 letters, digits, _ or $")
+    admin = await connect(settings, "")
+    try:
+        async with admin.cursor() as cur:
+            await cur.execute("SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = %s", (name,))
+            (exists,) = await cur.fetchone()
+            if not exists:
+                await cur.execute(f"CREATE DATABASE `{name}` {DATABASE_OPTIONS}")
+    except pymysql.err.OperationalError as error:
+        raise unavailable(settings, name, error) from error
+    finally:
+        admin.close()
+    conn = await connect(settings, name, multi_statements=True)
+    try:
+        return await migrate(conn)
+    finally:
+        conn.close()
 
 
 async def _run_file(cur: aiomysql.Cursor, migration: Migration) -> None:

@@ -21,10 +21,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
+from shared.kafka_topics import TopicNotFoundError, end_offsets, topic_partitions
 from simulator.legacy.export_format import SNAPSHOT_FILE, SnapshotHeader, dumps_line, read_snapshot
 from simulator.legacy.model import ExportRecord
 from simulator.legacy.partitioning import partition_for, record_key
@@ -50,20 +50,17 @@ class ExportResult:
 
 
 async def _partition_count(bootstrap: str, topic: str) -> int:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     try:
-        await admin.start()
-        described = await admin.describe_topics([topic])
+        return len(await topic_partitions(bootstrap, topic))
     except KafkaError as error:
         raise ExportError(
             f"cannot reach Kafka at {bootstrap} ({error}); start it with `vitalsync stack up` or pass --bootstrap"
         ) from error
-    finally:
-        await admin.close()
-    partitions = described[0].get("partitions") if described else None
-    if not partitions:
-        raise ExportError(f"topic {topic} does not exist on {bootstrap}; create it (`vitalsync stack up` does)")
-    return len(partitions)
+    except TopicNotFoundError as error:
+        raise ExportError(
+            f"{error}; create it, or pass --topic with one that exists "
+            "(`vitalsync stack up` creates the topics of infra/local/kafka/topics.yaml)"
+        ) from None
 
 
 async def _produce(
@@ -146,7 +143,7 @@ async def export(
         offsets = dict(header.partitions)
         if produce_snapshot:
             produced = await _produce(producer, topic, partitions, snapshot, progress=progress)
-            ends = await _end_offsets(bootstrap, topic, partitions)
+            ends = await end_offsets(bootstrap, topic)
             offsets = ends
             _rewrite_header(snapshot_path, SnapshotHeader(topic, ends, header.taken_at))
         with gzip.open(directory / CHANGES_FILE, "wt", encoding="utf-8") as out:
@@ -159,17 +156,6 @@ async def export(
     finally:
         await producer.stop()
     return ExportResult(produced, count, offsets, time.monotonic() - started)
-
-
-async def _end_offsets(bootstrap: str, topic: str, partitions: int) -> dict[int, int]:
-    """End offsets after the acknowledged sends (read with a throwaway consumer)."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
-    try:
-        await consumer.start()
-        ends = await consumer.end_offsets([TopicPartition(topic, p) for p in range(partitions)])
-    finally:
-        await consumer.stop()
-    return {tp.partition: int(offset) for tp, offset in ends.items()}
 
 
 def read_changes(directory: Path) -> list[tuple[int, int, int, ExportRecord]]:

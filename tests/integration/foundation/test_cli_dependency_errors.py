@@ -99,3 +99,10 @@ def test_sqs_down(stack: object, name: str) -> None:
     result = _vitalsync(*args, VITALSYNC_AWS_ENDPOINT_URL=f"http://127.0.0.1:{port}")
     line = _one_clear_error(result, "error: cannot reach SQS to look up queue ")
     assert f"127.0.0.1:{port}" in line
+
+
+def test_export_topic_missing(settings: CommonSettings) -> None:
+    topic = f"nope-{uuid.uuid4().hex[:8]}"
+    result = _vitalsync("migrate", "status", VITALSYNC_MIGRATION_TOPIC=topic)
+    line = _one_clear_error(result, f"error: topic {topic} does not exist on {settings.kafka_bootstrap}: ")
+    assert "VITALSYNC_MIGRATION_TOPIC" in line

@@ -56,6 +56,26 @@ def test_migrate_twice_is_harmless_and_check_passes(scratch_db: str) -> None:
     assert "matches the migrations" in check.stdout
 
 
+async def test_migrate_creates_a_missing_database(settings: CommonSettings) -> None:
+    name = f"{settings.db_name}_t{uuid.uuid4().hex[:10]}"
+    try:
+        created = _cli("migrate", database=name)
+        assert created.returncode == 0, created.stderr
+        assert created.stdout.startswith(f"applied {len(load_migrations())} migration(s): 0001_")
+        assert _cli("check", database=name).returncode == 0
+    finally:
+        conn = await connect(settings, "")
+        async with conn.cursor() as cur:
+            await cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
+        conn.close()
+
+
+def test_migrate_refuses_a_name_it_cannot_quote() -> None:
+    result = _cli("migrate", database="eu`; DROP DATABASE vitalsync")
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: database name 'eu`; DROP DATABASE vitalsync': use 1-64 letters")
+
+
 async def test_check_names_every_drift(settings: CommonSettings, scratch_db: str) -> None:
     conn = await connect(settings, scratch_db, multi_statements=True)
     try:

@@ -9,6 +9,7 @@ rows for valid objects, migration_failures rows for invalid ones, as equal sets.
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 from collections.abc import Callable
 from pathlib import Path
@@ -27,6 +28,7 @@ from tests.integration.migration.conftest import (
     eventually,
     migration_env,
     run_cli,
+    run_cli_unchecked,
     seed_dataset,
 )
 from tests.integration.migration.expected import expected_state, legacy_user_ids, migrated_state
@@ -156,12 +158,19 @@ async def test_snapshot_and_10000_changes_end_to_end(
     )
     assert exported.changes == 10_000
     run_cli(["migrate", "snapshot", str(directory / "snapshot.jsonl.gz"), "--json"], env)
+    # every change waits in Kafka past the snapshot's offsets: status and the cut-over gate see all of it
+    waiting = json.loads(run_cli(["migrate", "status", "--json"], env).stdout)
+    assert waiting["total_lag"] == exported.changes
+    total = exported.snapshot_records + exported.changes
+    assert sum(entry["end"] for entry in waiting["lag"].values()) == total
+    gate = run_cli_unchecked(["cutover", "check", "--json"], env)
+    lags = [int(blocker.split()[1]) for blocker in json.loads(gate.stdout)["blockers"] if blocker.startswith("lag ")]
+    assert gate.returncode == 1 and sum(lags) == exported.changes
 
     group = processes(env)
     group.start("master", "follow")
     group.start("worker-1", "work")
     group.start("worker-2", "work")
-    total = exported.snapshot_records + exported.changes
     try:
         await eventually(lambda: caught_up(settings, scratch_db, queues, total), 150, "the pipeline to drain")
     except AssertionError:

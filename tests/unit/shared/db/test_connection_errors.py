@@ -18,8 +18,8 @@ SETTINGS = CommonSettings(db_host="db.internal", db_port=3307, db_user="app", db
     [
         (
             pymysql.err.OperationalError(1049, "Unknown database 'eu'"),
-            "database 'eu' does not exist on MySQL at db.internal:3307: create it and apply the migrations "
-            "(`vitalsync db migrate --database eu`), or set VITALSYNC_DB_NAME to an existing one",
+            "database 'eu' does not exist on MySQL at db.internal:3307: `vitalsync db migrate --database eu` "
+            "creates it (as a user allowed to) and applies the migrations, or set VITALSYNC_DB_NAME to an existing one",
         ),
         (
             pymysql.err.OperationalError(1045, "Access denied for user 'app'@'10.0.0.5' (using password: YES)"),
