@@ -286,7 +286,7 @@ def check_command(
 
     settings = MigrationSettings()
     status = _run(_read_status(settings))
-    blockers = cutover_blockers(status, report)
+    blockers = cutover_blockers(status, report, settings.db_name)
     if as_json:
         typer.echo(
             json.dumps(

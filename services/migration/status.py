@@ -7,18 +7,19 @@ raw objects per bucket and outcome, processed rows per table and reading type, f
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import aiomysql
 from aiokafka.errors import KafkaError
+from pydantic import ValidationError
 
 from services.migration import repo
 from services.migration.config import MigrationSettings
 from services.migration.errors import KafkaUnavailableError, TopicMissingError
 from services.migration.queue import QueueDepth, WorkQueue
+from services.validation.report import Report
 from shared.kafka_topics import TopicNotFoundError, end_offsets
 
 
@@ -108,20 +109,50 @@ async def read_status(settings: MigrationSettings, pool: aiomysql.Pool, queue: W
     return status
 
 
-def read_verdict(report: Path | None) -> str | None:
-    """A blocker about the validation report, or None when its verdict is "pass"."""
+def validation_blockers(report: Path | None, status: MigrationStatus, database: str) -> list[str]:
+    """Why the validation report cannot vouch for this region now: none given, a failing verdict, another
+    database or topic, or change records that change capture applied after the ones it compared."""
     if report is None:
-        return "validation not run (pass the report of `vitalsync validate` with --report report.json)"
+        return ["validation not run (pass the report of `vitalsync validate` with --report report.json)"]
     try:
-        verdict = json.loads(report.read_text(encoding="utf-8")).get("verdict")
-    except (OSError, ValueError, AttributeError) as error:
-        return f"validation report {report} is unreadable ({error})"
-    if verdict != "pass":
-        return f"validation verdict is {verdict!r} in {report}, not 'pass'"
-    return None
+        validated = Report.model_validate_json(report.read_text(encoding="utf-8"))
+    except OSError as error:
+        return [f"validation report {report} is unreadable ({error})"]
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "the document"
+        return [f"validation report {report} is not a vitalsync validation report ({where}: {first['msg']})"]
+    inputs, blockers = validated.inputs, []
+    if validated.verdict != "pass":
+        blockers.append(f"validation verdict is {validated.verdict!r} in {report}, not 'pass'")
+    if inputs.database != database:
+        blockers.append(f"validation report {report} compared database {inputs.database!r}, not {database!r}")
+    if inputs.snapshot_topic != status.topic:
+        blockers.append(f"validation report {report} compared topic {inputs.snapshot_topic}, not {status.topic}")
+    if not inputs.covered_offsets:
+        blockers.append(
+            f"validation report {report} does not say up to which offsets it compared the topic (an older "
+            "version wrote it): run `vitalsync validate` again"
+        )
+        return blockers
+    since = {
+        partition: (inputs.covered_offsets.get(str(partition), 0), entry["committed"])
+        for partition, entry in sorted(status.lag.items())
+        if entry["committed"] > inputs.covered_offsets.get(str(partition), 0)
+    }
+    if since:
+        count = sum(committed - covered for covered, committed in since.values())
+        where = ", ".join(
+            f"partition {p} compared up to {covered}, applied up to {done}" for p, (covered, done) in since.items()
+        )
+        blockers.append(
+            f"validation report {report} predates {count} change record(s) applied since ({where}): "
+            "run `vitalsync validate` again"
+        )
+    return blockers
 
 
-def cutover_blockers(status: MigrationStatus, report: Path | None) -> list[str]:
+def cutover_blockers(status: MigrationStatus, report: Path | None, database: str) -> list[str]:
     """Everything that stands between this region and its switch; empty when it may cut over."""
     blockers = [
         f"lag {entry['lag']} on partition {partition} of {status.topic} (end {entry['end']}, "
@@ -138,7 +169,4 @@ def cutover_blockers(status: MigrationStatus, report: Path | None) -> list[str]:
         blockers.append(f"dead-letter queue holds {status.dlq.total} message(s)")
     if status.pending > 0:
         blockers.append(f"{status.pending} raw object(s) not processed yet")
-    verdict = read_verdict(report)
-    if verdict is not None:
-        blockers.append(verdict)
-    return blockers
+    return blockers + validation_blockers(report, status, database)

@@ -204,7 +204,11 @@ def render_html(report: Report) -> str:
         f"Generated {escape(report.generated_at)} in {report.duration_s:.1f} s · database "
         f"<code>{escape(inputs.database)}</code> ({escape(inputs.server_version)}) · snapshot taken "
         f"{escape(inputs.snapshot_taken_at)} · {inputs.changes_applied:,} changes applied"
-        + (f" (up to offsets {escape(json.dumps(inputs.upto_offsets))})" if inputs.upto_offsets else "")
+        + (
+            f" (topic compared up to offsets {escape(json.dumps(inputs.covered_offsets))})"
+            if inputs.covered_offsets
+            else ""
+        )
         + f" · rules {escape(inputs.rules_file)}"
     )
     checks = (

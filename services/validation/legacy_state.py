@@ -218,6 +218,9 @@ class ChangeStats:
     beyond_offsets: int = 0
     malformed: list[BadRecord] = field(default_factory=list)
     ops: Counter[str] = field(default_factory=Counter)
+    # partition -> the offset after the last record compared (the snapshot's where no change was): what
+    # the cut-over gate holds against the offsets change capture has committed since
+    covered: dict[int, int] = field(default_factory=dict)
 
 
 class ChangeIndex:
@@ -276,7 +279,7 @@ def build_change_index(
     changes: Path | None, header: SnapshotHeader, upto: Mapping[int, int] | None, spill_dir: Path
 ) -> ChangeIndex:
     """Index the change records within the offsets; their lines are copied to spill_dir/changes.lines."""
-    stats = ChangeStats(file=str(changes) if changes else None)
+    stats = ChangeStats(file=str(changes) if changes else None, covered=dict(header.partitions))
     entries: dict[str, ChangeEntry] = {}
     if changes is None:
         return ChangeIndex(None, entries, stats)
@@ -312,6 +315,7 @@ def build_change_index(
                 continue
             stats.applied += 1
             stats.ops[parsed.op] += 1
+            stats.covered[partition] = max(stats.covered.get(partition, 0), offset + 1)
             spill.write(line + b"\n")
             _index(entries, parsed, position, len(line))
             position += len(line) + 1

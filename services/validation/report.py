@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from services.validation.findings import PatternTally, clip
 
@@ -115,6 +115,7 @@ class Inputs(_Model):
     changes_beyond_offsets: int
     changes_malformed: int
     upto_offsets: dict[str, int] | None
+    covered_offsets: dict[str, int] = Field(default_factory=dict)
     database: str
     server_version: str
     mapping: str

@@ -35,6 +35,7 @@ def inputs_of(
         changes_beyond_offsets=stats.beyond_offsets,
         changes_malformed=len(stats.malformed),
         upto_offsets={str(p): o for p, o in sorted(options.upto_offsets.items())} if options.upto_offsets else None,
+        covered_offsets={str(p): o for p, o in sorted(stats.covered.items())},
         database=database,
         server_version=version,
         mapping=options.mapping_path or "(default) shared/legacy/transform/default_mapping.yaml",

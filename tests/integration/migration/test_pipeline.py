@@ -179,6 +179,10 @@ async def test_snapshot_and_10000_changes_end_to_end(
     await assert_final_state(settings, scratch_db, directory)
     status = run_cli(["migrate", "status", "--json"], env)
     assert '"total_lag": 0' in status.stdout
+    # the validator compared exactly the offsets change capture applied, so the gate opens
+    run_cli(["validate", "--legacy", str(directory), "--out", str(tmp_path / "validation")], env)
+    gate = run_cli_unchecked(["cutover", "check", "--report", str(tmp_path / "validation" / "report.json")], env)
+    assert (gate.returncode, gate.stdout.strip()) == (0, "region eu: ready to cut over"), gate.stdout
 
 
 @pytest.mark.parametrize(("lanes", "window_ms"), [(0, 0), (8, 150)], ids=["group-per-owner", "8-lanes-150ms-window"])
