@@ -6,8 +6,10 @@ in-flight handlers to finish, then unwind cleanup contexts (workers first, pools
 
 from __future__ import annotations
 
+import errno
 import gc
 import logging
+import os
 from collections.abc import Callable
 
 from aiohttp import web
@@ -16,6 +18,7 @@ from shared.logging import configure_logging
 from shared.settings import CommonSettings
 
 log = logging.getLogger(__name__)
+_CANNOT_LISTEN = frozenset({errno.EADDRINUSE, errno.EADDRNOTAVAIL, errno.EACCES})
 
 
 def serve(
@@ -26,14 +29,28 @@ def serve(
     log.info("starting %s on %s:%d", service, settings.bind_host, port)
     app = create_app(settings)
     app.on_startup.append(_freeze_startup_heap)  # after the cleanup contexts: pools and clients exist by then
-    web.run_app(
-        app,
-        host=settings.bind_host,
-        port=port,
-        shutdown_timeout=settings.shutdown_timeout_s,
-        print=None,
-        access_log=None,  # the request-context middleware writes access lines with request ids
-    )
+    try:
+        web.run_app(
+            app,
+            host=settings.bind_host,
+            port=port,
+            shutdown_timeout=settings.shutdown_timeout_s,
+            print=None,
+            access_log=None,  # the request-context middleware writes access lines with request ids
+        )
+    except OSError as error:
+        if error.errno not in _CANNOT_LISTEN:
+            raise
+        # one log line the launcher quotes (and the operator reads), not a traceback
+        log.error(
+            "%s cannot listen on %s:%d (%s): stop what holds the port or give the service another one "
+            "(its VITALSYNC_*_PORT, or VITALSYNC_BIND_HOST)",
+            service,
+            settings.bind_host,
+            port,
+            os.strerror(error.errno) if error.errno else error,
+        )
+        raise SystemExit(2) from None
     log.info("%s stopped", service)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import tempfile
 import time
@@ -140,11 +141,16 @@ def serve_command(
     from simulator.legacy.login_server import create_legacy_login_app
 
     configure_logging("legacy-emulator")
-    web.run_app(
-        create_legacy_login_app(directory, latency_ms=latency_ms, failure_rate=failure_rate, down=down),
-        host=host,
-        port=port,
-    )
+    try:
+        web.run_app(
+            create_legacy_login_app(directory, latency_ms=latency_ms, failure_rate=failure_rate, down=down),
+            host=host,
+            port=port,
+        )
+    except OSError as error:
+        if error.errno == errno.EADDRINUSE:
+            _fail(f"port {port} on {host} is already in use (another `legacy serve`?): pass --port with a free one")
+        _fail(f"cannot listen on {host}:{port} ({error.strerror or error}); pass --host and --port that this host has")
 
 
 @app.command("export")

@@ -1,8 +1,10 @@
-"""A command whose database, Kafka or SQS is down or refuses it: exit 2 and one line naming the cause
-and the fix, never a driver traceback (the real servers of the local stack, or a port nobody serves)."""
+"""A command whose database, Kafka or SQS is down or refuses it, or whose port is taken: exit 2 and one
+line naming the cause and the fix, never a traceback (the real servers of the local stack, or a port
+nobody serves)."""
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 import uuid
@@ -106,3 +108,12 @@ def test_export_topic_missing(settings: CommonSettings) -> None:
     result = _vitalsync("migrate", "status", VITALSYNC_MIGRATION_TOPIC=topic)
     line = _one_clear_error(result, f"error: topic {topic} does not exist on {settings.kafka_bootstrap}: ")
     assert "VITALSYNC_MIGRATION_TOPIC" in line
+
+
+def test_legacy_serve_on_a_taken_port(dataset: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = _vitalsync("legacy", "serve", "--dir", str(dataset), "--port", str(port))
+    _one_clear_error(result, f"error: port {port} on 127.0.0.1 is already in use (another `legacy serve`?): ")

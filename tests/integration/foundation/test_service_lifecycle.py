@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
+import socket
 import subprocess
 import sys
 import urllib.error
@@ -95,3 +96,25 @@ async def test_sigterm_during_a_slow_request_lets_it_finish(stack: Stack) -> Non
     access = [rec for rec in logs if rec["logger"] == "vitalsync.access" and "/readyz" in rec["message"]]
     assert access and access[0]["request_id"] and access[0]["status"] == 503
     assert logs[-1]["message"] == "stats stopped"
+
+
+def test_a_taken_port_is_one_error_line_and_exit_2(stack: Stack) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "-m", "services.auth"],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=60,
+            env=subprocess_env(VITALSYNC_AUTH_PORT=str(port)),
+        )
+    output = result.stdout + result.stderr
+    assert result.returncode == 2, output
+    assert "Traceback" not in output
+    errors = [json.loads(line) for line in output.splitlines() if '"level": "ERROR"' in line]
+    assert [e["message"].split(": stop")[0] for e in errors] == [
+        f"auth cannot listen on 127.0.0.1:{port} (Address already in use)"
+    ]
