@@ -34,6 +34,7 @@ from services.auth.repo.users import UserRow
 from services.auth.reset_codes import ResetCodes
 from services.auth.sessions import SessionRef, SessionStore
 from services.auth.throttle import Throttle, account_key, address_key
+from shared.db.transactions import rollback_after
 from shared.events.envelope import Event
 from shared.store.outbox import add_event
 
@@ -137,7 +138,7 @@ class AuthService:
                 )
                 await conn.commit()
             except BaseException:
-                await conn.rollback()
+                await rollback_after(conn)
                 if provider_created:
                     await self.provider.delete_user(user)
                 raise
@@ -187,7 +188,7 @@ class AuthService:
                 _, refresh = await self._sessions.open(cur, user.id, session.provider_refresh)
                 await conn.commit()
             except BaseException:
-                await conn.rollback()
+                await rollback_after(conn)
                 raise
         return IssuedTokens(user.id, session.access_token, refresh, session.expires_in)
 
@@ -228,7 +229,7 @@ class AuthService:
                 await conn.rollback()
                 raise InvalidRefreshTokenError("refresh token is not valid") from None
             except BaseException:
-                await conn.rollback()
+                await rollback_after(conn)
                 raise
         return IssuedTokens(ref.user_id, session.access_token, new_token, session.expires_in)
 
@@ -271,7 +272,7 @@ class AuthService:
                 await self._set_password_everywhere(cur, user, new_password, keep=None)
                 await conn.commit()
             except BaseException:
-                await conn.rollback()
+                await rollback_after(conn)
                 raise
 
     async def change_password(self, user_id: str, old: str, new: str, keep_refresh: str | None) -> None:
@@ -293,7 +294,7 @@ class AuthService:
                 )
                 await conn.commit()
             except BaseException:
-                await conn.rollback()
+                await rollback_after(conn)
                 raise
 
     async def _set_password_everywhere(

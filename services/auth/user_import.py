@@ -25,6 +25,7 @@ from services.auth.errors import AuthServiceError
 from services.auth.providers.base import IdentityProvider
 from services.auth.repo import users
 from services.auth.repo.users import UserRow
+from shared.db.transactions import rollback_after
 from shared.legacy.hash_schemes import LegacyHash, LegacyHashFormatError
 
 # the legacy platform's own login-name rule (kii-api.md 1.3), wider than ours for new users
@@ -176,7 +177,7 @@ async def _import_one(
         await conn.rollback()
         raise ImportLineError("PROVIDER_ERROR", exc.message) from None
     except BaseException:
-        await conn.rollback()
+        await rollback_after(conn)
         raise
 
 

@@ -94,12 +94,15 @@ def snapshot_command(
     if chunk_size < 1:
         _fail("--chunk must be at least 1")
 
+    received: list[int] = []  # the signal that asked the load to stop
+
     async def run() -> Any:
+        stop = _stop_on_signals(received)
         load_data = settings.migration_snapshot_load_data
         with LocalInfileInserter() if load_data else nullcontext(STATEMENTS) as inserter:
-            return await load(inserter, load_data)
+            return await load(inserter, load_data, stop)
 
-    async def load(inserter: Inserter, load_data: bool) -> Any:
+    async def load(inserter: Inserter, load_data: bool, stop: asyncio.Event) -> Any:
         async with _pool(settings, local_infile=load_data) as pool:
             with Progress(
                 TextColumn("loading snapshot"),
@@ -118,9 +121,21 @@ def snapshot_command(
                     chunk_size=chunk_size,
                     progress=lambda done, read: progress.update(task, completed=read, records=done),
                     inserter=inserter,
+                    stop=stop,
                 )
 
-    report = _run(run())
+    try:
+        report = _run(run())
+    except KeyboardInterrupt:  # a second Ctrl-C: the chunk in hand is rolled back, the checkpoints stay
+        console.print("aborted: run the same command again to resume after the last committed chunk")
+        raise typer.Exit(130) from None
+    if report.stopped:
+        if as_json:
+            typer.echo(json.dumps(report.to_json()))
+        console.print(
+            f"stopped: {report.records_done} records are committed; run the same command again to resume from there"
+        )
+        raise typer.Exit(128 + received[0])
     if as_json:
         typer.echo(json.dumps(report.to_json()))
         return
@@ -133,6 +148,24 @@ def snapshot_command(
     )
     for pattern, count in sorted(report.failures.items()):
         console.print(f"  {pattern}: {count}")
+
+
+def _stop_on_signals(received: list[int]) -> asyncio.Event:
+    """An event the first SIGINT or SIGTERM sets (its number goes to received). The handlers then go, so
+    a second Ctrl-C aborts at once."""
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+
+    def on_signal(signum: int) -> None:
+        received.append(signum)
+        stop.set()
+        for each in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(each)
+        console.print(f"{signal.Signals(signum).name}: stopping after the chunk in hand (Ctrl-C again to abort)")
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, on_signal, signum)
+    return stop
 
 
 MetricsPortOption = Annotated[

@@ -51,6 +51,7 @@ from services.migration.metrics import MasterMetrics
 from services.migration.queue import OutgoingMessage, SendError, WorkQueue
 from services.migration.records import SourceRecord, decode_record, pack
 from shared.db.connection import unavailable
+from shared.db.transactions import rollback_after
 from shared.kafka_topics import TopicNotFoundError, topic_partitions
 
 log = logging.getLogger(__name__)
@@ -261,7 +262,7 @@ class Master:
                     await repo.record_failures(cur, malformed)
                 await conn.commit()
             except BaseException:
-                await conn.rollback()
+                await rollback_after(conn)
                 raise
         packed = pack(records, self.settings.migration_records_per_message, self.settings.migration_group_lanes)
         return StoredBatch(
@@ -285,7 +286,7 @@ class Master:
                     await repo.advance_offsets(cur, self.topic, stored.next_offsets)
                 await conn.commit()
             except BaseException:
-                await conn.rollback()
+                await rollback_after(conn)
                 raise
         self.committed.update(stored.next_offsets)
         self.metrics.last_commit.set_to_current_time()

@@ -394,10 +394,13 @@ async def read_offsets(cur: aiomysql.Cursor, topic: str) -> dict[int, int]:
 
 
 async def init_offsets(cur: aiomysql.Cursor, topic: str, offsets: Mapping[int, int]) -> None:
-    """Write the snapshot header's offsets where none are stored yet (never moves an offset back)."""
+    """Write the snapshot header's offsets where none are stored yet (never moves an offset back).
+
+    An upsert that changes nothing rather than INSERT IGNORE: the driver turns each ignored duplicate's
+    server warning into a Python warning on stderr, which a resumed `migrate snapshot` printed."""
     await cur.executemany(
-        "INSERT IGNORE INTO migration_offsets (topic, partition_id, next_offset, updated_by) "
-        "VALUES (%s, %s, %s, 'snapshot')",
+        "INSERT INTO migration_offsets (topic, partition_id, next_offset, updated_by) "
+        "VALUES (%s, %s, %s, 'snapshot') ON DUPLICATE KEY UPDATE next_offset = next_offset",
         [(topic, p, o) for p, o in sorted(offsets.items())],
     )
 

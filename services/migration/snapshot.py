@@ -34,6 +34,7 @@ from services.migration.errors import LOCK_CONFLICT_RETRIES, RecordFormatError, 
 from services.migration.inserts import STATEMENTS, Inserter, LoadMismatch, LocalInfileRefused
 from services.migration.processing import ProcessContext
 from services.migration.records import SourceRecord, decode_record
+from shared.db.transactions import rollback_after
 from shared.legacy.partitioning import partition_for
 
 log = logging.getLogger(__name__)
@@ -76,6 +77,7 @@ class SnapshotReport:
     ignored: int = 0
     skipped: int = 0
     failures: dict[str, int] = field(default_factory=dict)
+    stopped: bool = False  # asked to stop before the end: records_done is where a new run resumes
 
     def add(self, chunk: ChunkReport) -> None:
         """Fold a chunk's counts in."""
@@ -98,6 +100,7 @@ class SnapshotReport:
             "ignored": self.ignored,
             "skipped": self.skipped,
             "failures": dict(sorted(self.failures.items())),
+            "stopped": self.stopped,
         }
 
 
@@ -155,11 +158,14 @@ async def load_snapshot(
     chunk_size: int,
     progress: ProgressCallback | None = None,
     inserter: Inserter = STATEMENTS,
+    stop: asyncio.Event | None = None,
 ) -> SnapshotReport:
     """Load path; resumes after the last checkpoint of an earlier run of the same file.
 
     inserter writes the rows of objects new to the database (`inserts`); a `LocalInfileInserter` needs a
-    pool whose connections allow LOAD DATA LOCAL.
+    pool whose connections allow LOAD DATA LOCAL. When stop is set, the load ends after the chunk in hand
+    is committed (report.stopped): a statement is never cancelled half way, which would leave the driver
+    a connection it cannot roll back.
     """
     reader = SnapshotReader(path)
     # Everything alive now (modules, settings, the caller's data) outlives the load, yet each full
@@ -194,6 +200,9 @@ async def load_snapshot(
                     if progress is not None:
                         progress(done, reader.bytes_read)
                     if last:
+                        break
+                    if stop is not None and stop.is_set():
+                        report.stopped = True
                         break
                     chunk = following
         return report
@@ -295,7 +304,7 @@ class _ChunkWriter:
                 )
             await self._conn.commit()
         except BaseException:
-            await self._conn.rollback()
+            await rollback_after(self._conn)
             raise
         self._report.add(chunk_report)
         self._report.records_done = done

@@ -42,6 +42,7 @@ from services.migration.metrics import WorkerMetrics
 from services.migration.processing import Outcome, ProcessContext, Processed
 from services.migration.queue import DeleteCoalescer, ReceivedMessage, WorkQueue
 from services.migration.records import WorkItem, WorkMessage
+from shared.db.transactions import rollback_after
 
 log = logging.getLogger(__name__)
 
@@ -214,11 +215,11 @@ class Worker:
                     await conn.commit()
                     return results
                 except pymysql.err.OperationalError as error:
-                    await conn.rollback()
+                    await rollback_after(conn)
                     if not lock_conflict(error) or attempt == LOCK_CONFLICT_RETRIES:
                         raise
                 except BaseException:
-                    await conn.rollback()
+                    await rollback_after(conn)
                     raise
             attempt += 1
 

@@ -47,6 +47,7 @@ from services.stats.events import (
 )
 from services.stats.known_rows import Group, KnownRows, Learned, Member, RegionMember
 from services.stats.sql import chunks, placeholders, values_sql
+from shared.db.transactions import rollback_after
 
 MULTI_STATEMENT_BYTES = 1024 * 1024  # inserts sent per round trip (far below max_allowed_packet)
 _NO_OP = " ON DUPLICATE KEY UPDATE {0} = {0}"  # an update that changes nothing: affected rows = new rows
@@ -114,7 +115,7 @@ async def apply_events(
                 outcome.applied = len(accepted)
         await conn.commit()
     except BaseException:
-        await conn.rollback()
+        await rollback_after(conn)
         raise
     known.learn(learned)
     return outcome

@@ -22,6 +22,7 @@ from typing import Any
 import aiomysql
 
 from services.stats.events import key_text
+from shared.db.transactions import rollback_after
 
 log = logging.getLogger(__name__)
 
@@ -314,7 +315,7 @@ async def rebuild(
                     await cur.execute(statement, params)
                 await conn.commit()
             except BaseException:
-                await conn.rollback()
+                await rollback_after(conn)
                 raise
         done = min(total, done + REBUILD_USERS_PER_CHUNK)
         on_progress(done, total)

@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 import aiomysql
 
+from shared.db.transactions import rollback_after
 from shared.store.change_log import lock_user
 from shared.web.errors import ApiError
 
@@ -22,7 +23,7 @@ async def user_transaction(pool: aiomysql.Pool, user_id: str) -> AsyncIterator[a
             yield cur
             await conn.commit()
         except BaseException:
-            await conn.rollback()
+            await rollback_after(conn)
             raise
 
 

@@ -51,6 +51,7 @@ from services.sync.kii.scopes import ScopeRef, object_id, object_path, scope_ref
 from services.sync.transactions import read_only
 from shared.auth.middleware import authenticate
 from shared.db.pool import DB_POOL
+from shared.db.transactions import rollback_after
 from shared.kii.errors import KiiError, check_app, kii_error_middleware
 from shared.legacy.transform import default_mapping
 from shared.store.change_log import lock_user
@@ -143,7 +144,7 @@ async def _transaction(pool: aiomysql.Pool, lock_user_id: str | None) -> AsyncIt
             yield cur
             await conn.commit()
         except BaseException:
-            await conn.rollback()
+            await rollback_after(conn)
             raise
 
 

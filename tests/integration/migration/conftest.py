@@ -288,15 +288,16 @@ async def scrape(base_url: str) -> Scrape:
     )
 
 
-def spawn(args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
-    """`vitalsync ARGS` started in the background (output discarded)."""
-    return subprocess.Popen(
-        [sys.executable, "-m", "vitalsync_cli", *args],
-        env=env,
-        cwd=REPO_ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+def spawn(args: list[str], env: dict[str, str], stderr: Path | None = None) -> subprocess.Popen[bytes]:
+    """`vitalsync ARGS` started in the background (output discarded, or stderr kept in the given file)."""
+    with open(stderr or os.devnull, "wb") as errors:  # the child keeps its own copy of the descriptor
+        return subprocess.Popen(
+            [sys.executable, "-m", "vitalsync_cli", *args],
+            env=env,
+            cwd=REPO_ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=errors,
+        )
 
 
 def run_cli_unchecked(args: list[str], env: dict[str, str], timeout_s: float = 120) -> subprocess.CompletedProcess[str]:

@@ -102,15 +102,16 @@ async def test_replayed_kafka_range_and_redelivered_messages_change_nothing(
     await assert_final_state(settings, scratch_db, directory)
 
 
+@pytest.mark.parametrize("stop", [signal.SIGKILL, signal.SIGINT], ids=["kill-9", "ctrl-c"])
 async def test_snapshot_load_killed_half_way_resumes_without_duplicates(
-    settings: CommonSettings, scratch_db: str, topic: str, queues: Queues, tmp_path: Path
+    settings: CommonSettings, scratch_db: str, topic: str, queues: Queues, tmp_path: Path, stop: signal.Signals
 ) -> None:
     await reset_database(settings, scratch_db)
     directory = seed_dataset(tmp_path / "legacy", 150, seed=84)
     env = migration_env(settings, scratch_db, topic, queues)
     run_cli(["users", "import", str(directory / "users.jsonl"), "--json"], env)
     snapshot = directory / "snapshot.jsonl.gz"
-    process = spawn(["migrate", "snapshot", str(snapshot), "--chunk", "50"], env)
+    process = spawn(["migrate", "snapshot", str(snapshot), "--chunk", "50"], env, stderr=tmp_path / "stderr")
 
     async def some_chunks_committed() -> bool:
         try:
@@ -124,13 +125,20 @@ async def test_snapshot_load_killed_half_way_resumes_without_duplicates(
             return False
 
     await eventually(some_chunks_committed, 60, "the first checkpoints")
-    os.kill(process.pid, signal.SIGKILL)
-    process.wait(timeout=30)
+    os.kill(process.pid, stop)
+    code = process.wait(timeout=30)
     done = await query_int(settings, scratch_db, "SELECT records_done FROM migration_snapshot_loads")
     _, records = read_snapshot(snapshot)
     assert 0 < done < len(records), "the load must be killed half way"
-    report = json.loads(run_cli(["migrate", "snapshot", str(snapshot), "--json"], env).stdout)
+    if stop == signal.SIGINT:  # Ctrl-C: the chunk in hand is committed, then where it stands, no traceback
+        said = (tmp_path / "stderr").read_text()
+        assert code == 130, said[-400:]
+        assert "Traceback" not in said
+        assert f"stopped: {done} records are committed; run the same command again" in " ".join(said.split())
+    resumed = run_cli(["migrate", "snapshot", str(snapshot), "--json"], env)
+    report = json.loads(resumed.stdout)
     assert report["resumed_at"] == done and report["records_done"] == len(records)
+    assert resumed.stderr.strip() == ""  # the stored offsets are kept without a warning
     assert await query_int(settings, scratch_db, "SELECT COUNT(*) FROM raw_kii_objects") == len(records)
     # every reading once, with one change_log row and one event: nothing of the killed chunk survived
     readings = await query_int(settings, scratch_db, "SELECT COUNT(*) FROM readings")
