@@ -21,7 +21,9 @@ import hashlib
 import json
 import logging
 import random
+import zlib
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -114,9 +116,14 @@ class SnapshotReader:
         if path.suffix == ".gz":
             stream = gzip.GzipFile(fileobj=self._raw, mode="rb")  # type: ignore[assignment]
         self._lines = stream
-        first = stream.readline().decode("utf-8")
-        self.header_line = first.strip()
-        self.header = SnapshotHeader.parse(self.header_line)
+        try:
+            with self._unreadable():
+                first = stream.readline().decode("utf-8")
+            self.header_line = first.strip()
+            self.header = SnapshotHeader.parse(self.header_line)
+        except RecordFormatError:
+            self.close()
+            raise
         self.snapshot_id = hashlib.sha256(f"{self.header_line}\n{path.stat().st_size}".encode()).hexdigest()
         self._next: dict[int, int] = dict.fromkeys(self.header.partitions, 0)
         self._count = len(self.header.partitions)
@@ -128,14 +135,28 @@ class SnapshotReader:
 
     def records(self) -> Iterator[SourceRecord]:
         """Every record in file order; the line number is in the error of a malformed one."""
-        for number, line in enumerate(self._lines, start=2):
-            if not line.strip():
-                continue
-            try:
-                record = decode_record(line, place=self._place)
-            except RecordFormatError as error:
-                raise RecordFormatError(f"{self.path.name} line {number}: {error}") from None
-            yield record
+        with self._unreadable():
+            for number, line in enumerate(self._lines, start=2):
+                if not line.strip():
+                    continue
+                try:
+                    record = decode_record(line, place=self._place)
+                except RecordFormatError as error:
+                    raise RecordFormatError(f"{self.path.name} line {number}: {error}") from None
+                yield record
+
+    @contextmanager
+    def _unreadable(self) -> Iterator[None]:
+        """A file that is not gzip, or ends early (a copy cut short), or is not UTF-8: RecordFormatError
+        naming it (gzip's EOFError would otherwise read as Ctrl-D to the command line, its OSError as an
+        unreachable server)."""
+        try:
+            yield
+        except (OSError, EOFError, zlib.error, UnicodeDecodeError) as error:
+            raise RecordFormatError(
+                f"{self.path.name} is not a readable snapshot ({type(error).__name__}: {error}); "
+                "copy or export it again (records committed so far stay)"
+            ) from None
 
     def _place(self, key: str) -> tuple[int, int]:
         """The partition Kafka gives key, and the next offset there (the record's position at snapshot time)."""

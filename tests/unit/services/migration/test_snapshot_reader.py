@@ -59,3 +59,20 @@ def test_a_malformed_line_is_named_by_its_number(tmp_path: Path) -> None:
             list(reader.records())
     finally:
         reader.close()
+
+
+def test_a_copy_cut_short_is_named_not_taken_for_end_of_input(tmp_path: Path) -> None:
+    whole = _write(tmp_path / "whole.jsonl.gz", [json.dumps(HEADER)] + [json.dumps(_record(n)) for n in range(500)])
+    cut = tmp_path / "cut.jsonl.gz"
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    reader = SnapshotReader(cut)
+    with pytest.raises(RecordFormatError, match=r"^cut.jsonl.gz is not a readable snapshot \(EOFError: "):
+        list(reader.records())
+    reader.close()
+
+
+def test_a_file_that_is_not_gzip_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "snapshot.jsonl.gz"
+    path.write_text(json.dumps(HEADER) + "\n")
+    with pytest.raises(RecordFormatError, match=r"^snapshot.jsonl.gz is not a readable snapshot \(BadGzipFile: "):
+        SnapshotReader(path)
