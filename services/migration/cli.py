@@ -239,10 +239,13 @@ def requeue_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print the counts as JSON.")] = False,
 ) -> None:
     """Send failed objects to the workers again once the cause is fixed (e.g. after a late `users import`)."""
-    from services.migration.requeue import select_requeue
+    from services.migration.requeue import KNOWN_PATTERNS, select_requeue
 
     settings = MigrationSettings()
     codes = [pattern.upper() for pattern in patterns or []]
+    unknown = [code for code in codes if code not in KNOWN_PATTERNS]
+    if unknown:
+        _fail(f"unknown failure pattern {', '.join(unknown)}: use one of {', '.join(KNOWN_PATTERNS)}")
 
     async def run() -> Any:
         async with _pool(settings) as pool:
@@ -273,6 +276,8 @@ def requeue_command(
 
 def _status_table(data: dict[str, Any]) -> Table:
     table = Table(title=f"migration status ({data['region']}, topic {data['topic']})", show_header=False)
+    if not data["change_capture_started"]:
+        table.add_row("change capture", "not started: load the snapshot first (`vitalsync migrate snapshot FILE`)")
     for partition, entry in data["lag"].items():
         table.add_row(
             f"partition {partition}", f"lag {entry['lag']} (end {entry['end']}, committed {entry['committed']})"

@@ -4,6 +4,14 @@ from __future__ import annotations
 
 import pymysql
 
+# migration_failures patterns of the pipeline itself, beside the transform's (FailurePattern)
+MALFORMED_RECORD = "MALFORMED_RECORD"  # master: an export record that does not parse (no raw row)
+UNREADABLE_MESSAGE = "UNREADABLE_MESSAGE"  # worker: a queue message that does not parse (no raw row)
+RAW_ROW_MISSING = "RAW_ROW_MISSING"  # worker: a message names an object raw_kii_objects does not hold
+DATABASE_REJECTED = "DATABASE_REJECTED"  # worker: MariaDB refused a value (DataError, IntegrityError)
+PROCESSING_ERROR = "PROCESSING_ERROR"  # worker: anything else that failed on the message's last receive
+PIPELINE_PATTERNS = (MALFORMED_RECORD, UNREADABLE_MESSAGE, RAW_ROW_MISSING, DATABASE_REJECTED, PROCESSING_ERROR)
+
 # a transaction that lost a deadlock, or waited too long for a lock, is rolled back and tried again
 LOCK_CONFLICT_CODES = frozenset({1213, 1205})  # ER_LOCK_DEADLOCK, ER_LOCK_WAIT_TIMEOUT
 LOCK_CONFLICT_RETRIES = 5

@@ -46,7 +46,13 @@ from prometheus_client import CollectorRegistry
 
 from services.migration import repo
 from services.migration.config import MigrationSettings
-from services.migration.errors import KafkaUnavailableError, NotInitialisedError, RecordFormatError, TopicMissingError
+from services.migration.errors import (
+    MALFORMED_RECORD,
+    KafkaUnavailableError,
+    NotInitialisedError,
+    RecordFormatError,
+    TopicMissingError,
+)
 from services.migration.metrics import MasterMetrics
 from services.migration.queue import OutgoingMessage, SendError, WorkQueue
 from services.migration.records import SourceRecord, decode_record, pack
@@ -56,7 +62,6 @@ from shared.kafka_topics import TopicNotFoundError, topic_partitions
 
 log = logging.getLogger(__name__)
 
-MALFORMED_RECORD = "MALFORMED_RECORD"
 BACKOFF_INITIAL_S = 0.2
 BACKOFF_MAX_S = 5.0
 DEPTH_CHECK_INTERVAL_S = 0.5

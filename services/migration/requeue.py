@@ -31,9 +31,13 @@ from typing import Any
 import aiomysql
 
 from services.migration import repo
+from services.migration.errors import PIPELINE_PATTERNS
 from services.migration.queue import OutgoingMessage
 from services.migration.records import WorkItem, WorkMessage, owner_scope, pack_items
-from shared.legacy.transform import BucketMapping, DeviceBucket
+from shared.legacy.transform import BucketMapping, DeviceBucket, FailurePattern
+
+# every pattern a failure can have: a --pattern outside it is a typo, which would select nothing, silently
+KNOWN_PATTERNS = tuple(sorted({*FailurePattern, *PIPELINE_PATTERNS}))
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,7 @@ class MigrationStatus:
     processed: dict[str, int] = field(default_factory=dict)
     failures: dict[str, int] = field(default_factory=dict)
     pending: int = 0
+    started: bool = False  # change capture has a stored position (the snapshot was loaded)
 
     @property
     def total_lag(self) -> int:
@@ -53,6 +54,7 @@ class MigrationStatus:
         return {
             "region": self.region,
             "topic": self.topic,
+            "change_capture_started": self.started,
             "lag": {str(p): entry for p, entry in sorted(self.lag.items())},
             "total_lag": self.total_lag,
             "queue": depth(self.queue),
@@ -80,6 +82,7 @@ async def read_status(settings: MigrationSettings, pool: aiomysql.Pool, queue: W
     status = MigrationStatus(settings.region, topic)
     async with pool.acquire() as conn, conn.cursor() as cur:
         committed = await repo.read_offsets(cur, topic)
+        status.started = bool(committed)
         await cur.execute(
             "SELECT bucket, COALESCE(outcome, 'pending'), COUNT(*) FROM raw_kii_objects GROUP BY bucket, outcome"
         )
@@ -160,7 +163,7 @@ def cutover_blockers(status: MigrationStatus, report: Path | None, database: str
         for partition, entry in sorted(status.lag.items())
         if entry["lag"] > 0
     ]
-    if not status.lag:
+    if not status.started:
         blockers.append(f"no change-capture position for {status.topic}: the snapshot was not loaded")
     if status.queue is None or status.queue.total > 0:
         count = "unknown" if status.queue is None else status.queue.total

@@ -37,7 +37,16 @@ from prometheus_client import CollectorRegistry
 from services.migration import repo
 from services.migration.batch import process_batch
 from services.migration.config import MigrationSettings
-from services.migration.errors import LOCK_CONFLICT_RETRIES, RawRowMissingError, RecordFormatError, lock_conflict
+from services.migration.errors import (
+    DATABASE_REJECTED,
+    LOCK_CONFLICT_RETRIES,
+    PROCESSING_ERROR,
+    RAW_ROW_MISSING,
+    UNREADABLE_MESSAGE,
+    RawRowMissingError,
+    RecordFormatError,
+    lock_conflict,
+)
 from services.migration.metrics import WorkerMetrics
 from services.migration.processing import Outcome, ProcessContext, Processed
 from services.migration.queue import DeleteCoalescer, ReceivedMessage, WorkQueue
@@ -53,12 +62,12 @@ BACKOFF_MAX_S = 5.0
 def failure_pattern(error: BaseException) -> str:
     """The migration_failures pattern of an exception raised while processing a message."""
     if isinstance(error, RecordFormatError):
-        return "UNREADABLE_MESSAGE"
+        return UNREADABLE_MESSAGE
     if isinstance(error, RawRowMissingError):
-        return "RAW_ROW_MISSING"
+        return RAW_ROW_MISSING
     if isinstance(error, pymysql.err.DataError | pymysql.err.IntegrityError):
-        return "DATABASE_REJECTED"
-    return "PROCESSING_ERROR"
+        return DATABASE_REJECTED
+    return PROCESSING_ERROR
 
 
 class Worker:

@@ -5,6 +5,9 @@ from __future__ import annotations
 import dataclasses
 from datetime import datetime
 
+from typer.testing import CliRunner
+
+from services.migration.cli import app
 from services.migration.records import WorkMessage
 from services.migration.repo import FailureRow
 from services.migration.requeue import plan_requeue
@@ -51,3 +54,11 @@ def test_the_deduplication_id_is_stable_for_the_same_rows_and_never_the_masters(
     failed_again = [dataclasses.replace(f, last_seen_at=datetime(2026, 11, 26, 13, 0)) for f in FAILURES]
     later = plan_requeue(failed_again, default_mapping(), max_items=2)
     assert not {m.deduplication_id for m in later.messages} & {m.deduplication_id for m in first.messages}
+
+
+def test_an_unknown_pattern_is_refused_before_anything_runs() -> None:
+    result = CliRunner().invoke(app, ["requeue", "--pattern", "orphan_owner", "--pattern", "ORPHAN_OWNERS"])
+    assert result.exit_code == 2
+    message = " ".join(result.output.split())
+    assert message.startswith("error: unknown failure pattern ORPHAN_OWNERS: use one of DATABASE_REJECTED, ")
+    assert "ORPHAN_OWNER," in message and "UNREADABLE_MESSAGE" in message

@@ -14,7 +14,7 @@ DATABASE = "vitalsync"
 
 
 def _ready() -> MigrationStatus:
-    status = MigrationStatus("eu", "legacy.export.v1")
+    status = MigrationStatus("eu", "legacy.export.v1", started=True)
     status.lag = {0: {"end": 10, "committed": 10, "lag": 0}, 1: {"end": 5, "committed": 5, "lag": 0}}
     status.queue, status.dlq = QueueDepth(0, 0), QueueDepth(0, 0)
     return status
@@ -79,3 +79,14 @@ def test_every_blocker_is_listed(tmp_path: Path) -> None:
     assert blockers[2] == "dead-letter queue holds 1 message(s)"
     assert blockers[3] == "7 raw object(s) not processed yet"
     assert blockers[4].startswith("validation report ") and "unreadable" in blockers[4]
+
+
+def test_before_the_snapshot_the_backlog_is_not_mistaken_for_a_position() -> None:
+    status = _ready()
+    status.started = False  # no stored offsets: the topic's records count as lag from 0
+    status.lag = {0: {"end": 10, "committed": 0, "lag": 10}}
+    blockers = cutover_blockers(status, None, DATABASE)
+    assert blockers[:2] == [
+        "lag 10 on partition 0 of legacy.export.v1 (end 10, committed 0)",
+        "no change-capture position for legacy.export.v1: the snapshot was not loaded",
+    ]
