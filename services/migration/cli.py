@@ -319,12 +319,13 @@ def check_command(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print {ready, blockers, status} as JSON.")] = False,
 ) -> None:
-    """Exit 0 only when lag is 0, the queues are drained, everything is processed and validation passed."""
-    from services.migration.status import cutover_blockers
+    """Exit 0 only when lag is 0, the queues are drained, everything is processed, the schema matches the
+    migrations and validation passed."""
+    from services.migration.status import cutover_blockers, schema_blockers
 
     settings = MigrationSettings()
     status = _run(_read_status(settings))
-    blockers = cutover_blockers(status, report, settings.db_name)
+    blockers = cutover_blockers(status, report, settings.db_name, _run(schema_blockers(settings)))
     if as_json:
         typer.echo(
             json.dumps(

@@ -3,6 +3,11 @@
 Lag is the export topic's end offset minus migration_offsets per partition (what the master has yet to
 upsert and send); queue depths come from SQS's approximate counts (visible + in flight); counts are
 raw objects per bucket and outcome, processed rows per table and reading type, failures per pattern.
+
+The gate also compares the region's schema with the migrations (`shared.db.schema_check`): the legacy
+migration's Singapore go-live met 99 % database CPU because an index added during load tests never
+reached production, and only the slow-query log told. A region with a missing index, a pending
+migration or any other drift does not cut over.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import aiomysql
+import pymysql
 from aiokafka.errors import KafkaError
 from pydantic import ValidationError
 
@@ -20,6 +26,8 @@ from services.migration.config import MigrationSettings
 from services.migration.errors import KafkaUnavailableError, TopicMissingError
 from services.migration.queue import QueueDepth, WorkQueue
 from services.validation.report import Report
+from shared.db.connection import connect
+from shared.db.schema_check import SCRATCH_SUFFIX, check_schema
 from shared.kafka_topics import TopicNotFoundError, end_offsets
 
 
@@ -155,8 +163,30 @@ def validation_blockers(report: Path | None, status: MigrationStatus, database: 
     return blockers
 
 
-def cutover_blockers(status: MigrationStatus, report: Path | None, database: str) -> list[str]:
-    """Everything that stands between this region and its switch; empty when it may cut over."""
+async def schema_blockers(settings: MigrationSettings) -> list[str]:
+    """The region database's drift from the migrations, one blocker each; a check that cannot run blocks too
+    (it builds the declared schema in a scratch database, which the database user must be allowed)."""
+    database = settings.db_name
+    conn = await connect(settings, multi_statements=True)
+    try:
+        drifts = await check_schema(conn, database)
+    except ValueError as error:
+        return [f"schema not checked: {error}"]
+    except pymysql.err.MySQLError as error:
+        reason = error.args[-1] if error.args else type(error).__name__
+        return [
+            f"schema not checked ({reason}): the database user needs CREATE and DROP on "
+            f"`{database}{SCRATCH_SUFFIX}`, where the check builds the schema the migrations declare"
+        ]
+    finally:
+        conn.close()
+    return [f"schema drift in {database}: {drift} (`vitalsync db check` lists every drift)" for drift in drifts]
+
+
+def cutover_blockers(status: MigrationStatus, report: Path | None, database: str, schema: list[str]) -> list[str]:
+    """Everything that stands between this region and its switch; empty when it may cut over.
+
+    schema: the `schema_blockers` of the region's database."""
     blockers = [
         f"lag {entry['lag']} on partition {partition} of {status.topic} (end {entry['end']}, "
         f"committed {entry['committed']})"
@@ -172,4 +202,4 @@ def cutover_blockers(status: MigrationStatus, report: Path | None, database: str
         blockers.append(f"dead-letter queue holds {status.dlq.total} message(s)")
     if status.pending > 0:
         blockers.append(f"{status.pending} raw object(s) not processed yet")
-    return blockers + validation_blockers(report, status, database)
+    return blockers + schema + validation_blockers(report, status, database)

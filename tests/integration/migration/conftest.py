@@ -17,6 +17,7 @@ import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -51,7 +52,13 @@ async def eventually(check: Callable[[], Awaitable[bool]], timeout_s: float, wha
 @pytest.fixture(scope="module")
 async def scratch_db(settings: CommonSettings) -> AsyncIterator[str]:
     """A freshly migrated database for the module, dropped afterwards."""
-    name = f"vitalsync_mig_{uuid.uuid4().hex[:10]}"
+    async with migrated_database(settings, f"vitalsync_mig_{uuid.uuid4().hex[:10]}") as name:
+        yield name
+
+
+@asynccontextmanager
+async def migrated_database(settings: CommonSettings, name: str) -> AsyncIterator[str]:
+    """Database name, created and migrated, dropped on the way out."""
     admin = await connect(settings, "")
     try:
         async with admin.cursor() as cur:

@@ -28,17 +28,17 @@ def _report(tmp_path: Path, verdict: str = "pass", **inputs: object) -> Path:
 
 
 def test_ready_only_with_a_passing_current_report(tmp_path: Path) -> None:
-    assert cutover_blockers(_ready(), _report(tmp_path), DATABASE) == []
-    assert cutover_blockers(_ready(), None, DATABASE) == [
+    assert cutover_blockers(_ready(), _report(tmp_path), DATABASE, []) == []
+    assert cutover_blockers(_ready(), None, DATABASE, []) == [
         "validation not run (pass the report of `vitalsync validate` with --report report.json)"
     ]
     failed = _report(tmp_path, "fail")
-    assert cutover_blockers(_ready(), failed, DATABASE) == [f"validation verdict is 'fail' in {failed}, not 'pass'"]
+    assert cutover_blockers(_ready(), failed, DATABASE, []) == [f"validation verdict is 'fail' in {failed}, not 'pass'"]
 
 
 def test_a_report_of_another_database_or_topic_does_not_count(tmp_path: Path) -> None:
     report = _report(tmp_path, database="vitalsync_jp", snapshot_topic="legacy.jp.v1")
-    assert cutover_blockers(_ready(), report, DATABASE) == [
+    assert cutover_blockers(_ready(), report, DATABASE, []) == [
         f"validation report {report} compared database 'vitalsync_jp', not 'vitalsync'",
         f"validation report {report} compared topic legacy.jp.v1, not legacy.export.v1",
     ]
@@ -48,7 +48,7 @@ def test_changes_applied_after_the_report_block(tmp_path: Path) -> None:
     report = _report(tmp_path, covered_offsets={"0": 7, "1": 5})
     status = _ready()
     status.lag[2] = {"end": 3, "committed": 3, "lag": 0}  # a partition the report never saw a change on
-    assert cutover_blockers(status, report, DATABASE) == [
+    assert cutover_blockers(status, report, DATABASE, []) == [
         f"validation report {report} predates 6 change record(s) applied since (partition 0 compared up to 7, "
         "applied up to 10, partition 2 compared up to 0, applied up to 3): run `vitalsync validate` again"
     ]
@@ -56,7 +56,7 @@ def test_changes_applied_after_the_report_block(tmp_path: Path) -> None:
 
 def test_an_older_report_without_offsets_is_not_trusted(tmp_path: Path) -> None:
     report = _report(tmp_path, covered_offsets={})
-    assert cutover_blockers(_ready(), report, DATABASE) == [
+    assert cutover_blockers(_ready(), report, DATABASE, []) == [
         f"validation report {report} does not say up to which offsets it compared the topic (an older version "
         "wrote it): run `vitalsync validate` again"
     ]
@@ -65,7 +65,7 @@ def test_an_older_report_without_offsets_is_not_trusted(tmp_path: Path) -> None:
 def test_a_file_that_is_not_a_report(tmp_path: Path) -> None:
     report = tmp_path / "report.json"
     report.write_text(json.dumps({"verdict": "pass"}))
-    (blocker,) = cutover_blockers(_ready(), report, DATABASE)
+    (blocker,) = cutover_blockers(_ready(), report, DATABASE, [])
     assert blocker.startswith(f"validation report {report} is not a vitalsync validation report (")
 
 
@@ -73,7 +73,7 @@ def test_every_blocker_is_listed(tmp_path: Path) -> None:
     status = _ready()
     status.lag[1] = {"end": 9, "committed": 5, "lag": 4}
     status.queue, status.dlq, status.pending = QueueDepth(3, 2), QueueDepth(1, 0), 7
-    blockers = cutover_blockers(status, tmp_path / "missing.json", DATABASE)
+    blockers = cutover_blockers(status, tmp_path / "missing.json", DATABASE, [])
     assert blockers[0] == "lag 4 on partition 1 of legacy.export.v1 (end 9, committed 5)"
     assert blockers[1] == "records queue not drained (5 message(s) waiting or in flight)"
     assert blockers[2] == "dead-letter queue holds 1 message(s)"
@@ -85,8 +85,18 @@ def test_before_the_snapshot_the_backlog_is_not_mistaken_for_a_position() -> Non
     status = _ready()
     status.started = False  # no stored offsets: the topic's records count as lag from 0
     status.lag = {0: {"end": 10, "committed": 0, "lag": 10}}
-    blockers = cutover_blockers(status, None, DATABASE)
+    blockers = cutover_blockers(status, None, DATABASE, [])
     assert blockers[:2] == [
         "lag 10 on partition 0 of legacy.export.v1 (end 10, committed 0)",
         "no change-capture position for legacy.export.v1: the snapshot was not loaded",
+    ]
+
+
+def test_schema_drift_blocks_with_the_rest(tmp_path: Path) -> None:
+    drift = "schema drift in vitalsync: missing index readings.ix_readings_user_type_measured (...)"
+    status = _ready()
+    status.dlq = QueueDepth(1, 0)
+    assert cutover_blockers(status, _report(tmp_path), DATABASE, [drift]) == [
+        "dead-letter queue holds 1 message(s)",
+        drift,
     ]
