@@ -16,7 +16,7 @@ commit order.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import aiomysql
@@ -38,6 +38,7 @@ from shared.events.envelope import Event
 from shared.legacy.transform import (
     DeviceBucket,
     DeviceRow,
+    OwnerResolver,
     ReadingRow,
     SettingsRow,
     Transformed,
@@ -108,67 +109,103 @@ async def load_chunk(
     """
     report = ChunkReport()
     existing = await repo.lock_versions(cur, [r.key for r in records])
-
-    def wanted(record: SourceRecord) -> bool:
-        found = existing.get(record.key)
-        return found is None or (found[0] <= record.version and (found[1] is None or found[1] < record.version))
-
-    devices = [r for r in records if isinstance(ctx.mapping.entry(r.scope_type, r.bucket), DeviceBucket)]
-    device_keys = {r.key for r in devices}
+    device_keys = await load_devices(cur, records, existing, ctx, inserter, report)
     others = [r for r in records if r.key not in device_keys]
+    todo = [r for r in others if _wanted(existing, r)]
+    report.skipped += len(others) - len(todo)
+    owners = await load_owners(cur, [(r.scope_type, r.scope_id, r.body) for r in todo])
+    objects = transform_objects(todo, ctx, owners, report)
+    reading_rows = [row for key, row in objects.readings if key not in existing]  # new readings
+    known_reading_rows = [row for key, row in objects.readings if key in existing]  # the row may exist: upserted
+    await lock_users(cur, objects.user_ids)
+    await write_new_readings(cur, reading_rows, ctx, inserter)
+    await write_new_readings(cur, known_reading_rows, ctx)
+    await write_settings(cur, objects.settings, ctx, inserter)
+    await repo.record_failures(cur, objects.failures)
+    await repo.upsert_raw(cur, [r for r in others if r.key in existing], objects.applied)
+    await repo.insert_raw(cur, [r for r in others if r.key not in existing], objects.applied, inserter)
+    return report
+
+
+def _wanted(existing: Mapping[str, tuple[int, int | None]], record: SourceRecord) -> bool:
+    """A record newer than its raw row's version and applied version (`repo.lock_versions`), or without one."""
+    found = existing.get(record.key)
+    return found is None or (found[0] <= record.version and (found[1] is None or found[1] < record.version))
+
+
+def is_device(record: SourceRecord, ctx: ProcessContext) -> bool:
+    """Whether the record's bucket holds devices (paired before the chunk's other objects)."""
+    return isinstance(ctx.mapping.entry(record.scope_type, record.bucket), DeviceBucket)
+
+
+async def load_devices(
+    cur: aiomysql.Cursor,
+    records: Sequence[SourceRecord],
+    existing: Mapping[str, tuple[int, int | None]],
+    ctx: ProcessContext,
+    inserter: Inserter,
+    report: ChunkReport,
+) -> set[str]:
+    """Pair the chunk's devices (new ones in bulk, the rest one by one); returns the device records' keys."""
+    devices = [r for r in records if is_device(r, ctx)]
     new_devices = await _new_devices(cur, [r for r in devices if r.key not in existing], ctx)
     await repo.upsert_raw(cur, [r for r in devices if r.key not in new_devices])
     for record in devices:
         if record.key in new_devices:
             report.rows += 1
-        elif wanted(record):
+        elif _wanted(existing, record):
             await process_object(cur, record.key, ctx)
             report.rows += 1
         else:
             report.skipped += 1
     await _write_devices(cur, list(new_devices.values()), ctx, inserter)
+    return {r.key for r in devices}
 
-    todo = [r for r in others if wanted(r)]
-    report.skipped += len(others) - len(todo)
-    owners = await load_owners(cur, [(r.scope_type, r.scope_id, r.body) for r in todo])
-    applied: dict[str, repo.Applied] = {}
-    reading_rows: list[ReadingRow] = []  # of objects without a raw row: new readings
-    known_reading_rows: list[ReadingRow] = []  # of objects with one: the row may exist, upserted
-    settings_rows: list[SettingsRow] = []
-    failures: list[repo.FailureParams] = []
-    for record in todo:
+
+@dataclass
+class ObjectRows:
+    """What the transform made of a chunk's objects other than devices."""
+
+    readings: list[tuple[str, ReadingRow]] = field(default_factory=list)  # (record key, row)
+    settings: list[SettingsRow] = field(default_factory=list)
+    failures: list[repo.FailureParams] = field(default_factory=list)
+    applied: dict[str, repo.Applied] = field(default_factory=dict)
+
+    @property
+    def user_ids(self) -> set[str]:
+        """The users whose rows these are (locked before writing them)."""
+        return {row.user_id for _, row in self.readings} | {row.user_id for row in self.settings}
+
+
+def transform_objects(
+    records: Sequence[SourceRecord], ctx: ProcessContext, owners: OwnerResolver, report: ChunkReport
+) -> ObjectRows:
+    """Transform records (none a device) into their rows, failures and applied states, counted in report."""
+    objects = ObjectRows()
+    for record in records:
         result = transform(record.legacy(), ctx.mapping, owners)
         if isinstance(result, TransformFailure):
-            failures.append(
+            objects.failures.append(
                 (record.key, record.bucket, record.version, result.pattern, result.field, result.message, 1, False)
             )
             waiting = failure_waits_for(result, record.scope_type, record.scope_id, record.body, owners)
-            applied[record.key] = repo.Applied(Outcome.FAILED, waiting)
+            objects.applied[record.key] = repo.Applied(Outcome.FAILED, waiting)
             report.failed += 1
             report.failures[result.pattern] += 1
             continue
         waiting = None
         for row in result.rows:
             if isinstance(row, ReadingRow):
-                (known_reading_rows if record.key in existing else reading_rows).append(row)
+                objects.readings.append((record.key, row))
                 waiting = reading_waits_for(result, row, record.body)
             elif isinstance(row, SettingsRow):
-                settings_rows.append(row)
-        applied[record.key] = repo.Applied(Outcome.ROWS if result.rows else Outcome.IGNORED, waiting)
+                objects.settings.append(row)
+        objects.applied[record.key] = repo.Applied(Outcome.ROWS if result.rows else Outcome.IGNORED, waiting)
         if result.rows:
             report.rows += 1
         else:
             report.ignored += 1
-
-    owners_of = [*reading_rows, *known_reading_rows]
-    await lock_users(cur, {row.user_id for row in owners_of} | {row.user_id for row in settings_rows})
-    await write_new_readings(cur, reading_rows, ctx, inserter)
-    await write_new_readings(cur, known_reading_rows, ctx)
-    await _write_settings(cur, settings_rows, ctx, inserter)
-    await repo.record_failures(cur, failures)
-    await repo.upsert_raw(cur, [r for r in others if r.key in existing], applied)
-    await repo.insert_raw(cur, [r for r in others if r.key not in existing], applied, inserter)
-    return report
+    return objects
 
 
 async def lock_users(cur: aiomysql.Cursor, user_ids: set[str]) -> None:
@@ -274,25 +311,7 @@ async def write_new_readings(
     LOAD DATA raise `LoadMismatch`)."""
     if not rows:
         return
-    numbered = await inserter.insert_numbered(
-        cur,
-        READINGS,
-        [
-            (
-                row.user_id,
-                row.device_id,
-                row.type,
-                row.client_id,
-                naive_utc(row.measured_at),
-                row.primary_value,
-                row.original_unit,
-                compact_json(row.reading_values),
-                row.source,
-                naive_utc(row.created_at),
-            )
-            for row in rows
-        ],
-    )
+    numbered = await inserter.insert_numbered(cur, READINGS, [reading_params(row) for row in rows])
     if numbered is not None:
         ids = {(row.user_id, row.client_id): reading_id for row, reading_id in zip(rows, numbered, strict=True)}
     else:
@@ -305,20 +324,52 @@ async def write_new_readings(
     )
     events = []
     for row in ordered:
-        event = Event(
-            type="reading.created",
-            user_id=row.user_id,
-            region=ctx.events.region,
-            data={
-                "reading_id": ids[(row.user_id, row.client_id)],
-                "device_id": row.device_id,
-                "type": row.type,
-                "measured_at": naive_utc(row.measured_at).isoformat() + "Z",
-                "primary_value": row.primary_value,
-            },
-        )
+        event = reading_event(event_fields(row), ids[(row.user_id, row.client_id)], ctx)
         events.append((event.id, ctx.events.topic, row.user_id, event.model_dump_json()))
     await inserter.insert(cur, OUTBOX, events)
+
+
+# what a reading.created event says of its reading, but its id: (user, device, type, measured at, value)
+EventFields = tuple[str, str | None, str, str, float | None]
+
+
+def event_fields(row: ReadingRow) -> EventFields:
+    """The reading's part of its reading.created event."""
+    measured_at = naive_utc(row.measured_at).isoformat() + "Z"
+    return (row.user_id, row.device_id, row.type, measured_at, row.primary_value)
+
+
+def reading_event(fields: EventFields, reading_id: int, ctx: ProcessContext) -> Event:
+    """The reading.created event of a migrated reading."""
+    user_id, device_id, kind, measured_at, primary_value = fields
+    return Event(
+        type="reading.created",
+        user_id=user_id,
+        region=ctx.events.region,
+        data={
+            "reading_id": reading_id,
+            "device_id": device_id,
+            "type": kind,
+            "measured_at": measured_at,
+            "primary_value": primary_value,
+        },
+    )
+
+
+def reading_params(row: ReadingRow) -> tuple[object, ...]:
+    """A reading's values in `READINGS.columns` order."""
+    return (
+        row.user_id,
+        row.device_id,
+        row.type,
+        row.client_id,
+        naive_utc(row.measured_at),
+        row.primary_value,
+        row.original_unit,
+        compact_json(row.reading_values),
+        row.source,
+        naive_utc(row.created_at),
+    )
 
 
 async def _reading_ids(cur: aiomysql.Cursor, rows: Sequence[ReadingRow]) -> dict[tuple[str, str], int]:
@@ -333,9 +384,10 @@ async def _reading_ids(cur: aiomysql.Cursor, rows: Sequence[ReadingRow]) -> dict
     return {(user_id, client_id): int(reading_id) for user_id, client_id, reading_id in await cur.fetchall()}
 
 
-async def _write_settings(
+async def write_settings(
     cur: aiomysql.Cursor, rows: Sequence[SettingsRow], ctx: ProcessContext, inserter: Inserter
 ) -> None:
+    """Device settings (upserts by device), their change_log rows and settings.changed events."""
     if not rows:
         return
     await cur.executemany(

@@ -122,6 +122,7 @@ def snapshot_command(
                     progress=lambda done, read: progress.update(task, completed=read, records=done),
                     inserter=inserter,
                     stop=stop,
+                    settings=settings if settings.migration_snapshot_preparer else None,
                 )
 
     try:

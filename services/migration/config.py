@@ -56,6 +56,9 @@ class MigrationSettings(CommonSettings):
     # snapshot: rows of objects new to the database go by LOAD DATA LOCAL INFILE (services/migration/
     # inserts.py); off, or refused by the server (MySQL 8 needs local_infile=1), they go by statements
     migration_snapshot_load_data: bool = True
+    # with LOAD DATA: a forked child decodes and transforms the next chunks while this process writes
+    # (services/migration/preparer.py); off for a machine with one core, where the two would take turns
+    migration_snapshot_preparer: bool = True
 
     # /metrics, /healthz and /readyz of `migrate follow` and `migrate work` (0: any free port, logged);
     # several workers on one host need one port each (`--metrics-port`)

@@ -26,6 +26,7 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
+from itertools import accumulate
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -87,6 +88,49 @@ class Table:
         return "\t".join(["%s"] * len(self.columns)) + "\n"
 
 
+@dataclass(frozen=True)
+class RowLines:
+    """Rows as a LOAD DATA file: its bytes, where each row's line ends, and whether the lines use LOAD
+    DATA's backslash escapes. Built where the rows are made (the snapshot's preparer process builds them
+    for the loader: bytes cross a pipe as they are), sent by `LocalInfileInserter.load`."""
+
+    data: bytes
+    ends: list[int]  # offset after each line's newline
+    escaped: bool
+
+    @classmethod
+    def of(cls, lines: list[str], *, escaped: bool) -> RowLines:
+        """The file of these lines (each with its newline)."""
+        text = "".join(lines)
+        data = text.encode("utf-8")
+        sizes = map(len, lines) if len(data) == len(text) else (len(line.encode("utf-8")) for line in lines)
+        return cls(data, list(accumulate(sizes)), escaped)
+
+    def __len__(self) -> int:
+        return len(self.ends)
+
+    def halves(self) -> tuple[RowLines, RowLines]:
+        """The first half of the rows and the rest, as two files."""
+        middle = len(self.ends) // 2
+        cut = self.ends[middle - 1]
+        rest = [end - cut for end in self.ends[middle:]]
+        return RowLines(self.data[:cut], self.ends[:middle], self.escaped), RowLines(
+            self.data[cut:], rest, self.escaped
+        )
+
+
+def row_lines(table: Table, rows: Sequence[tuple[Any, ...]]) -> RowLines:
+    """rows as a file: unescaped when no value holds a tab or a newline, else with LOAD DATA's own
+    escaping; None blanked (`_blanked`, which raises `LoadMismatch` for None in a column that takes none)."""
+    rows = [row if None not in row else _blanked(table, row) for row in rows]
+    line = table.line_format
+    lines = [line % row for row in rows]
+    text = "".join(lines)
+    if text.count("\n") == len(rows) and text.count("\t") == len(rows) * (len(table.columns) - 1):
+        return RowLines.of(lines, escaped=False)
+    return RowLines.of(_escaped_lines(rows), escaped=True)  # a value holds a tab or a newline: escape them
+
+
 class Inserter(Protocol):
     """Inserts rows (tuples in `Table.columns` order) in the caller's transaction."""
 
@@ -141,38 +185,40 @@ class LocalInfileInserter:
 
     async def insert(self, cur: aiomysql.Cursor, table: Table, rows: Sequence[tuple[Any, ...]]) -> None:
         if rows:
-            await self._load(cur, table, [row if None not in row else _blanked(table, row) for row in rows])
+            await self.load(cur, table, row_lines(table, rows))
 
     async def insert_numbered(
         self, cur: aiomysql.Cursor, table: Table, rows: Sequence[tuple[Any, ...]]
     ) -> list[int] | None:
-        """See `Inserter.insert_numbered`. LOAD DATA is a bulk insert: with innodb_autoinc_lock_mode 0 or
-        1 (MariaDB's default) InnoDB holds the table's AUTO-INC lock to the end of the statement, so a
-        file's rows take consecutive ids in file order from LAST_INSERT_ID(). Mode 2 (MySQL 8's default)
-        or an auto_increment_increment other than 1 interleave or space them: the caller reads them back."""
-        if not rows or not await self._numbers_consecutively(cur):
-            await self.insert(cur, table, rows)
+        """See `Inserter.insert_numbered`."""
+        if not rows:
             return None
-        rows = [row if None not in row else _blanked(table, row) for row in rows]
-        return await self._load(cur, table, rows, numbered=True)
+        return await self.load_numbered(cur, table, row_lines(table, rows))
 
-    async def _load(
-        self, cur: aiomysql.Cursor, table: Table, rows: Sequence[tuple[Any, ...]], *, numbered: bool = False
-    ) -> list[int]:
-        """LOAD DATA of rows (None already blanked), halved until each file fits; their ids when numbered."""
-        line = table.line_format
-        text, escaped = "".join([line % row for row in rows]), False
-        if text.count("\n") != len(rows) or text.count("\t") != len(rows) * (len(table.columns) - 1):
-            text, escaped = _escaped_tsv(rows), True  # a value holds a tab or a newline: escape them
-        data = text.encode("utf-8")
-        if len(data) > await self._file_limit(cur) and len(rows) > 1:
-            half = len(rows) // 2
-            first = await self._load(cur, table, rows[:half], numbered=numbered)
-            return first + await self._load(cur, table, rows[half:], numbered=numbered)
-        self._file.write_bytes(data)
-        parameters = (str(self._file), "\\") if escaped else (str(self._file),)
+    async def load_numbered(self, cur: aiomysql.Cursor, table: Table, rows: RowLines) -> list[int] | None:
+        """`load` into a table with an AUTO_INCREMENT id; the rows' ids in row order, or None when the
+        server does not number a bulk insert consecutively. LOAD DATA is a bulk insert: with
+        innodb_autoinc_lock_mode 0 or 1 (MariaDB's default) InnoDB holds the table's AUTO-INC lock to the
+        end of the statement, so a file's rows take consecutive ids in file order from LAST_INSERT_ID().
+        Mode 2 (MySQL 8's default) or an auto_increment_increment other than 1 interleave or space them."""
+        if not await self.numbers_consecutively(cur):
+            await self.load(cur, table, rows)
+            return None
+        return await self.load(cur, table, rows, numbered=True)
+
+    async def load(self, cur: aiomysql.Cursor, table: Table, rows: RowLines, *, numbered: bool = False) -> list[int]:
+        """LOAD DATA of the lines, halved until each file fits; their ids when numbered."""
+        if not rows:
+            return []
+        if len(rows.data) > await self._file_limit(cur) and len(rows) > 1:
+            first, rest = rows.halves()
+            return await self.load(cur, table, first, numbered=numbered) + await self.load(
+                cur, table, rest, numbered=numbered
+            )
+        self._file.write_bytes(rows.data)
+        parameters = (str(self._file), "\\") if rows.escaped else (str(self._file),)
         try:
-            await cur.execute(table.load_sql(escaped=escaped), parameters)
+            await cur.execute(table.load_sql(escaped=rows.escaped), parameters)
         except pymysql.err.OperationalError as error:
             if error.args and error.args[0] in _REFUSED:
                 raise LocalInfileRefused(f"LOAD DATA LOCAL INFILE refused ({error})") from None
@@ -191,7 +237,8 @@ class LocalInfileInserter:
             self._max_file_bytes = await max_file_bytes(cur)
         return self._max_file_bytes
 
-    async def _numbers_consecutively(self, cur: aiomysql.Cursor) -> bool:
+    async def numbers_consecutively(self, cur: aiomysql.Cursor) -> bool:
+        """Whether a LOAD DATA's rows take consecutive AUTO_INCREMENT ids (`load_numbered`)."""
         if self._consecutive is None:
             await cur.execute("SELECT @@innodb_autoinc_lock_mode, @@auto_increment_increment")
             mode, increment = await cur.fetchone()
@@ -222,12 +269,17 @@ def _blanked(table: Table, row: tuple[Any, ...]) -> tuple[Any, ...]:
     return tuple(["" if value is None else value for value in row])
 
 
-def _escaped_tsv(rows: Sequence[tuple[Any, ...]]) -> str:
-    """The rows with LOAD DATA's backslash escapes (the `csv` writer inspects every character: three times
-    the cost of the unescaped form on JSON bodies, so only when a value needs it)."""
+def _escaped_lines(rows: Sequence[tuple[Any, ...]]) -> list[str]:
+    """The rows' lines with LOAD DATA's backslash escapes (the `csv` writer inspects every character: three
+    times the cost of the unescaped form on JSON bodies, so only when a value needs it)."""
     text = io.StringIO()
     writer = csv.writer(
         text, delimiter="\t", quoting=csv.QUOTE_NONE, quotechar=None, escapechar="\\", lineterminator="\n"
     )
-    writer.writerows(rows)
-    return text.getvalue()
+    lines = []
+    for row in rows:
+        writer.writerow(row)
+        lines.append(text.getvalue())
+        text.seek(0)
+        text.truncate()
+    return lines

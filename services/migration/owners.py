@@ -59,7 +59,11 @@ async def load_owners(
     cur: aiomysql.Cursor, objects: Iterable[tuple[str, str | None, Mapping[str, Any] | None]]
 ) -> DbOwners:
     """Prefetch what the transform may ask about objects given as (scope type, scope id, body)."""
-    owners = DbOwners()
+    return await fetch_owners(cur, *owner_ids(objects))
+
+
+def owner_ids(objects: Iterable[tuple[str, str | None, Mapping[str, Any] | None]]) -> tuple[list[str], list[str]]:
+    """The legacy user ids and thing ids the transform may ask about objects (scope type, scope id, body)."""
     legacy_ids: set[str] = set()
     thing_ids: set[str] = set()
     for scope_type, scope_id, body in objects:
@@ -70,26 +74,37 @@ async def load_owners(
             creator = body.get("_owner") if body else None
             if isinstance(creator, str):
                 legacy_ids.add(creator)
+    return sorted(legacy_ids), sorted(thing_ids)
+
+
+async def fetch_owners(
+    cur: aiomysql.Cursor, legacy_ids: Sequence[str], thing_ids: Sequence[str], *, lock: bool = True
+) -> DbOwners:
+    """Users of legacy_ids, things of thing_ids and the devices of all their users.
+
+    lock=False reads without locks: for a guess made ahead of the writer (the snapshot's preparer), which
+    must not wait for the writer's uncommitted devices and is checked against a locking read later.
+    """
+    owners = DbOwners()
+    share = " LOCK IN SHARE MODE" if lock else ""
     if legacy_ids:
-        ids = sorted(legacy_ids)
         await cur.execute(
-            f"SELECT legacy_user_id, id FROM users WHERE legacy_user_id IN ({_placeholders(ids)})",  # noqa: S608
-            tuple(ids),
+            f"SELECT legacy_user_id, id FROM users WHERE legacy_user_id IN ({_placeholders(legacy_ids)})",  # noqa: S608
+            tuple(legacy_ids),
         )
         owners._users.update({legacy: user_id for legacy, user_id in await cur.fetchall()})
     if thing_ids:
-        ids = sorted(thing_ids)
         await cur.execute(
-            f"SELECT thing_id, user_id, device_id FROM migration_things WHERE thing_id IN ({_placeholders(ids)}) "  # noqa: S608
-            "LOCK IN SHARE MODE",
-            tuple(ids),
+            f"SELECT thing_id, user_id, device_id FROM migration_things WHERE thing_id IN ({_placeholders(thing_ids)})"  # noqa: S608
+            f"{share}",
+            tuple(thing_ids),
         )
         owners._things.update({thing: (user_id, device_id) for thing, user_id, device_id in await cur.fetchall()})
     user_ids = sorted(set(owners._users.values()) | {user for user, _ in owners._things.values()})
     if user_ids:
         await cur.execute(
             f"SELECT user_id, serial, id FROM devices WHERE user_id IN ({_placeholders(user_ids)}) "  # noqa: S608
-            "ORDER BY created_at, id LOCK IN SHARE MODE",
+            f"ORDER BY created_at, id{share}",
             tuple(user_ids),
         )
         for user_id, serial, device_id in await cur.fetchall():

@@ -35,6 +35,7 @@ from shared.legacy.transform import (
     DeleteTarget,
     DeviceRow,
     FailurePattern,
+    OwnerResolver,
     ReadingRow,
     SettingsRow,
     Transformed,
@@ -233,7 +234,7 @@ def reading_waits_for(result: Transformed, row: ReadingRow, body: object) -> str
 
 
 def failure_waits_for(
-    failure: TransformFailure, scope_type: str, scope_id: str | None, body: object, owners: DbOwners
+    failure: TransformFailure, scope_type: str, scope_id: str | None, body: object, owners: OwnerResolver
 ) -> str | None:
     """Settings whose device is not migrated yet wait for it (thing scope: the thing; else the serial)."""
     if failure.pattern != FailurePattern.UNKNOWN_DEVICE:

@@ -87,7 +87,7 @@ def utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
-def _raw_params(record: SourceRecord, applied: Applied | None, now: datetime) -> tuple[Any, ...]:
+def raw_params(record: SourceRecord, applied: Applied | None, now: datetime) -> tuple[Any, ...]:
     return (
         record.key,
         record.app_id,
@@ -133,7 +133,7 @@ async def insert_raw(
         applied = applied or {}
         ordered = sorted(records, key=lambda record: record.key)
         now = utcnow()  # one transaction: one processed_at
-        await inserter.insert(cur, RAW_TABLE, [_raw_params(r, applied.get(r.key), now) for r in ordered])
+        await inserter.insert(cur, RAW_TABLE, [raw_params(r, applied.get(r.key), now) for r in ordered])
 
 
 @dataclass(frozen=True, slots=True)

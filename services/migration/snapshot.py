@@ -16,54 +16,33 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import gzip
-import hashlib
-import json
 import logging
 import random
-import zlib
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import aiomysql
 
 from services.migration import repo
 from services.migration.bulk import ChunkReport, load_chunk
-from services.migration.errors import LOCK_CONFLICT_RETRIES, RecordFormatError, lock_conflict
-from services.migration.inserts import STATEMENTS, Inserter, LoadMismatch, LocalInfileRefused
+from services.migration.errors import LOCK_CONFLICT_RETRIES, MigrationError, lock_conflict
+from services.migration.inserts import STATEMENTS, Inserter, LoadMismatch, LocalInfileInserter, LocalInfileRefused
+from services.migration.prepared import PreparedChunk, SpeculationMissed, load_prepared_chunk
+from services.migration.preparer import Preparer
+from services.migration.preparer import available as preparer_available
 from services.migration.processing import ProcessContext
-from services.migration.records import SourceRecord, decode_record
+from services.migration.records import SourceRecord
+from services.migration.snapshot_file import SnapshotReader
 from shared.db.transactions import rollback_after
-from shared.legacy.partitioning import partition_for
+from shared.settings import CommonSettings
 
 log = logging.getLogger(__name__)
 
 ProgressCallback = Callable[[int, int], None]  # (records done, compressed bytes read)
-
-
-@dataclass(frozen=True)
-class SnapshotHeader:
-    """The header line: topic, next offset per partition, time taken."""
-
-    topic: str
-    partitions: dict[int, int]
-    taken_at: str
-
-    @classmethod
-    def parse(cls, line: str) -> SnapshotHeader:
-        """Parse the first line; RecordFormatError when it is not a header."""
-        try:
-            snapshot = json.loads(line)["snapshot"]
-            partitions = {int(p): int(o) for p, o in snapshot["partitions"].items()}
-            topic, taken_at = snapshot["topic"], snapshot["taken_at"]
-        except (ValueError, KeyError, TypeError, AttributeError) as error:
-            raise RecordFormatError(f'the first line must be a {{"snapshot": ...}} header ({error!r})') from None
-        if not partitions or not isinstance(topic, str) or not isinstance(taken_at, str):
-            raise RecordFormatError("the snapshot header needs topic, partitions and taken_at")
-        return cls(topic, partitions, taken_at)
+Chunk = list[SourceRecord] | PreparedChunk
+Load = Callable[[aiomysql.Cursor], Awaitable[ChunkReport]]  # writes a chunk in the caller's transaction
 
 
 @dataclass
@@ -80,6 +59,7 @@ class SnapshotReport:
     skipped: int = 0
     failures: dict[str, int] = field(default_factory=dict)
     stopped: bool = False  # asked to stop before the end: records_done is where a new run resumes
+    missed: int = 0  # prepared chunks the preparer guessed wrong for, written from their records
 
     def add(self, chunk: ChunkReport) -> None:
         """Fold a chunk's counts in."""
@@ -103,72 +83,8 @@ class SnapshotReport:
             "skipped": self.skipped,
             "failures": dict(sorted(self.failures.items())),
             "stopped": self.stopped,
+            "chunks_rewritten": self.missed,
         }
-
-
-class SnapshotReader:
-    """Header and records of a snapshot file (.gz or plain), with each record's source position."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._raw: IO[bytes] = path.open("rb")
-        stream: IO[bytes] = self._raw
-        if path.suffix == ".gz":
-            stream = gzip.GzipFile(fileobj=self._raw, mode="rb")  # type: ignore[assignment]
-        self._lines = stream
-        try:
-            with self._unreadable():
-                first = stream.readline().decode("utf-8")
-            self.header_line = first.strip()
-            self.header = SnapshotHeader.parse(self.header_line)
-        except RecordFormatError:
-            self.close()
-            raise
-        self.snapshot_id = hashlib.sha256(f"{self.header_line}\n{path.stat().st_size}".encode()).hexdigest()
-        self._next: dict[int, int] = dict.fromkeys(self.header.partitions, 0)
-        self._count = len(self.header.partitions)
-
-    @property
-    def bytes_read(self) -> int:
-        """Compressed bytes consumed so far (for a progress bar over the file size)."""
-        return self._raw.tell()
-
-    def records(self) -> Iterator[SourceRecord]:
-        """Every record in file order; the line number is in the error of a malformed one."""
-        with self._unreadable():
-            for number, line in enumerate(self._lines, start=2):
-                if not line.strip():
-                    continue
-                try:
-                    record = decode_record(line, place=self._place)
-                except RecordFormatError as error:
-                    raise RecordFormatError(f"{self.path.name} line {number}: {error}") from None
-                yield record
-
-    @contextmanager
-    def _unreadable(self) -> Iterator[None]:
-        """A file that is not gzip, or ends early (a copy cut short), or is not UTF-8: RecordFormatError
-        naming it (gzip's EOFError would otherwise read as Ctrl-D to the command line, its OSError as an
-        unreachable server)."""
-        try:
-            yield
-        except (OSError, EOFError, zlib.error, UnicodeDecodeError) as error:
-            raise RecordFormatError(
-                f"{self.path.name} is not a readable snapshot ({type(error).__name__}: {error}); "
-                "copy or export it again (records committed so far stay)"
-            ) from None
-
-    def _place(self, key: str) -> tuple[int, int]:
-        """The partition Kafka gives key, and the next offset there (the record's position at snapshot time)."""
-        partition = partition_for(key.encode("utf-8"), self._count)
-        offset = self._next.get(partition, 0)
-        self._next[partition] = offset + 1
-        return partition, offset
-
-    def close(self) -> None:
-        """Close the file."""
-        self._lines.close()
-        self._raw.close()
 
 
 async def load_snapshot(
@@ -180,11 +96,14 @@ async def load_snapshot(
     progress: ProgressCallback | None = None,
     inserter: Inserter = STATEMENTS,
     stop: asyncio.Event | None = None,
+    settings: CommonSettings | None = None,
 ) -> SnapshotReport:
     """Load path; resumes after the last checkpoint of an earlier run of the same file.
 
     inserter writes the rows of objects new to the database (`inserts`); a `LocalInfileInserter` needs a
-    pool whose connections allow LOAD DATA LOCAL. When stop is set, the load ends after the chunk in hand
+    pool whose connections allow LOAD DATA LOCAL. With one, and the database's settings, a preparer
+    process prepares the chunks ahead of this one's writes (`preparer`); otherwise this process reads
+    them ahead (`ReadAhead`). When stop is set, the load ends after the chunk in hand
     is committed (report.stopped): a statement is never cancelled half way, which would leave the driver
     a connection it cannot roll back.
     """
@@ -206,20 +125,30 @@ async def load_snapshot(
             if state is not None and state[1] is not None:
                 report.already_loaded = True
                 return report
-            records = reader.records()
-            for _ in range(done):
-                next(records)
+            source: ReadAhead | Preparer
+            if settings is not None and isinstance(inserter, LocalInfileInserter) and preparer_available():
+                source = Preparer(settings, path, done, chunk_size, ctx)
+            else:
+                records = reader.records()
+                for _ in range(done):
+                    next(records)
+                source = ReadAhead(records, chunk_size)
             if progress is not None:
                 progress(done, reader.bytes_read)
             writer = _ChunkWriter(conn, ctx, inserter, report, reader, str(path))
-            async with ReadAhead(records, chunk_size) as chunks:
+            async with source as chunks:
                 chunk = await chunks.next()
                 while True:
-                    following = await chunks.next()
+                    try:
+                        following = await chunks.next()
+                    except MigrationError:  # a malformed record after this chunk: keep what is sound
+                        if chunk:
+                            await writer.commit(chunk, done, finished=False)
+                        raise
                     last = not following
                     done = await writer.commit(chunk, done, finished=last)
                     if progress is not None:
-                        progress(done, reader.bytes_read)
+                        progress(done, chunk.bytes_read if isinstance(chunk, PreparedChunk) else reader.bytes_read)
                     if last:
                         break
                     if stop is not None and stop.is_set():
@@ -288,7 +217,7 @@ class _ChunkWriter:
         self._conn, self._ctx, self._inserter = conn, ctx, inserter
         self._report, self._reader, self._file_name = report, reader, file_name
 
-    async def commit(self, chunk: list[SourceRecord], done: int, *, finished: bool) -> int:
+    async def commit(self, chunk: Chunk, done: int, *, finished: bool) -> int:
         """Write chunk and the checkpoint after it in one transaction; returns the records done.
 
         A transaction that lost a deadlock (against `follow`'s master or workers) is tried again."""
@@ -304,22 +233,48 @@ class _ChunkWriter:
             await asyncio.sleep(random.uniform(0.05, 0.2) * attempt)  # noqa: S311 - not for security
             attempt += 1
 
-    async def _commit_once(self, chunk: list[SourceRecord], done: int, *, finished: bool) -> int:
+    async def _commit_once(self, chunk: Chunk, done: int, *, finished: bool) -> int:
+        if isinstance(chunk, PreparedChunk):
+            if isinstance(self._inserter, LocalInfileInserter):
+                inserter = self._inserter
+                try:
+                    return await self._commit(
+                        lambda cur: load_prepared_chunk(cur, chunk, self._ctx, inserter), len(chunk), done, finished
+                    )
+                except SpeculationMissed as missed:
+                    log.debug("snapshot chunk at record %d: %s; written from its records", done, missed)
+                    self._report.missed += 1
+                except (LocalInfileRefused, LoadMismatch):
+                    pass  # the records' own path below meets it again, and handles it
+            records = chunk.records()
+        else:
+            records = chunk
         try:
-            return await self._commit(chunk, done, self._inserter, finished=finished)
+            return await self._commit(self._loader(records, self._inserter), len(records), done, finished)
         except LocalInfileRefused as error:
             log.warning("%s: the snapshot's rows go by statements from here on", error)
             self._inserter = STATEMENTS
         except LoadMismatch as error:
             # rows that exist after all (written meanwhile by `follow`) or a value the statements reject
             log.warning("%s at record %d: this chunk goes by statements", error, done)
-        return await self._commit(chunk, done, STATEMENTS, finished=finished)
+        return await self._commit(self._loader(records, STATEMENTS), len(records), done, finished)
 
-    async def _commit(self, chunk: list[SourceRecord], done: int, inserter: Inserter, *, finished: bool) -> int:
+    def _loader(
+        self, records: list[SourceRecord], inserter: Inserter
+    ) -> Callable[[aiomysql.Cursor], Awaitable[ChunkReport]]:
+        return lambda cur: load_chunk(cur, records, self._ctx, inserter)
+
+    async def _commit(
+        self,
+        load: Load,
+        count: int,
+        done: int,
+        finished: bool,
+    ) -> int:
         try:
             async with self._conn.cursor() as cur:
-                chunk_report = await load_chunk(cur, chunk, self._ctx, inserter)
-                done += len(chunk)
+                chunk_report = await load(cur)
+                done += count
                 await repo.save_snapshot_progress(
                     cur, self._reader.snapshot_id, self._file_name, done, finished=finished
                 )

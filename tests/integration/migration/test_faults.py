@@ -102,6 +102,24 @@ async def test_replayed_kafka_range_and_redelivered_messages_change_nothing(
     await assert_final_state(settings, scratch_db, directory)
 
 
+def _children(pid: int) -> list[int]:
+    """Processes whose parent is pid (a preparer orphaned by kill -9 has another parent: see the caller)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # ended meanwhile
+        if int(fields[1]) == pid and fields[0] != "Z":
+            found.append(int(stat.parent.name))
+    return found
+
+
+def _alive(pids: list[int]) -> list[int]:
+    """Those of pids that still run (an orphan is reaped by init once it ends)."""
+    return [pid for pid in pids if Path(f"/proc/{pid}").exists()]
+
+
 @pytest.mark.parametrize("stop", [signal.SIGKILL, signal.SIGINT], ids=["kill-9", "ctrl-c"])
 async def test_snapshot_load_killed_half_way_resumes_without_duplicates(
     settings: CommonSettings, scratch_db: str, topic: str, queues: Queues, tmp_path: Path, stop: signal.Signals
@@ -125,8 +143,15 @@ async def test_snapshot_load_killed_half_way_resumes_without_duplicates(
             return False
 
     await eventually(some_chunks_committed, 60, "the first checkpoints")
+    preparers = _children(process.pid)
+    assert len(preparers) == 1, "the load prepares its chunks in a child process"
     os.kill(process.pid, stop)
     code = process.wait(timeout=30)
+
+    async def preparer_gone() -> bool:  # killed by the loader it serves, or ended by its broken pipe
+        return not _alive(preparers)
+
+    await eventually(preparer_gone, 30, "the preparer process to end with its loader")
     done = await query_int(settings, scratch_db, "SELECT records_done FROM migration_snapshot_loads")
     _, records = read_snapshot(snapshot)
     assert 0 < done < len(records), "the load must be killed half way"

@@ -1,6 +1,7 @@
 """The snapshot loader's two ways of inserting (services/migration/inserts.py): LOAD DATA LOCAL INFILE
-and statements write the same rows; a chunk LOAD DATA cannot write whole, or a server that refuses it,
-falls back to statements without losing or doubling a row. (Strings through the file: test_db_pool.)"""
+(of chunks prepared by the preparer process, or read in process) and statements write the same rows; a
+chunk LOAD DATA cannot write whole falls back to statements without losing or doubling a row (a server
+refusing LOAD DATA: test_snapshot_prepared; strings through the file: test_db_pool)."""
 
 from __future__ import annotations
 
@@ -10,12 +11,9 @@ from typing import Any
 
 import pytest
 
-from services.migration.inserts import LocalInfileInserter
 from services.migration.processing import ProcessContext
-from services.migration.snapshot import load_snapshot
 from services.migration.writes import EventTarget
 from shared.db.connection import connect
-from shared.db.pool import create_pool
 from shared.legacy.transform import default_mapping
 from shared.settings import CommonSettings
 from tests.integration.migration.conftest import Queues, migration_env, run_cli, seed_dataset
@@ -113,8 +111,11 @@ async def test_load_data_and_statements_write_the_same_rows(
         settings, scratch_db, {**env, "VITALSYNC_MIGRATION_SNAPSHOT_LOAD_DATA": "false"}, directory
     )
     assert await _loads(settings) == before
+    # and LOAD DATA of chunks this process reads itself, without the preparer process
+    in_process = await _load(settings, scratch_db, {**env, "VITALSYNC_MIGRATION_SNAPSHOT_PREPARER": "false"}, directory)
     assert by_load_data["counts"]["readings"] > 100 and by_load_data["counts"]["failures"] > 0
-    assert by_load_data == by_statements
+    assert by_load_data["report"]["chunks_rewritten"] == 0  # the preparer's guesses held
+    assert by_load_data == by_statements == in_process
 
 
 async def test_a_chunk_load_data_cannot_write_whole_goes_by_statements(
@@ -137,30 +138,4 @@ async def test_a_chunk_load_data_cannot_write_whole_goes_by_statements(
     assert await query_int(settings, scratch_db, "SELECT COUNT(*) FROM readings") == first["counts"]["readings"]
     assert await query_int(settings, scratch_db, "SELECT COUNT(*) FROM readings WHERE primary_value = -1") == 0
     assert await _rows(settings, scratch_db, RAW_STATE) == first["raw"]
-    await assert_final_state(settings, scratch_db, directory)
-
-
-async def test_a_server_refusing_load_data_gets_statements(
-    settings: CommonSettings,
-    scratch_db: str,
-    topic: str,
-    queues: Queues,
-    tmp_path: Path,
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    directory = await users_imported(
-        settings, scratch_db, migration_env(settings, scratch_db, topic, queues), tmp_path, 30, 87
-    )
-    # a connection that did not ask for LOCAL files: the server answers LOAD DATA LOCAL with error 1148
-    pool = await create_pool(settings.model_copy(update={"db_name": scratch_db}), no_backslash_escapes=True)
-    ctx = process_context(settings)
-    try:
-        with LocalInfileInserter() as inserter:
-            report = await load_snapshot(pool, directory / "snapshot.jsonl.gz", ctx, chunk_size=500, inserter=inserter)
-    finally:
-        pool.close()
-        await pool.wait_closed()
-    refusals = [r.getMessage() for r in caplog.records if "refused" in r.getMessage()]
-    assert len(refusals) == 1 and "go by statements from here on" in refusals[0]  # asked once, not per chunk
-    assert report.records_done == await query_int(settings, scratch_db, "SELECT COUNT(*) FROM raw_kii_objects")
     await assert_final_state(settings, scratch_db, directory)

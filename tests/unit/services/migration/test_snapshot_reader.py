@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from services.migration.errors import RecordFormatError
-from services.migration.snapshot import SnapshotReader
+from services.migration.snapshot_file import SnapshotReader
 from shared.legacy.partitioning import partition_for
 
 HEADER = {"snapshot": {"topic": "legacy.export", "partitions": {"0": 0, "1": 0, "2": 0}, "taken_at": "2026-11-26"}}
