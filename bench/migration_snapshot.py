@@ -3,10 +3,11 @@
 One run: a legacy dataset of --users users is generated, its users imported into a scratch database
 (auth's import code), and the snapshot loaded by the migration's loader as `migrate snapshot` runs it
 (raw + processed rows, their change_log and outbox rows, failures, checkpoints; the preparer process
-unless VITALSYNC_MIGRATION_SNAPSHOT_PREPARER=false, its CPU reported apart), timed. The rows the load produced in every table it
-wrote are then dumped to tab-separated files and loaded into the same tables of a second scratch
-database (same schema, same users) with LOAD DATA LOCAL INFILE, timed. Both are reported as snapshot
-records per second. Target: the loader at least 50 % of LOAD DATA. Scratch databases and files are removed.
+unless VITALSYNC_MIGRATION_SNAPSHOT_PREPARER=false, its CPU reported apart), timed. The rows the load
+produced in every table it wrote are then dumped to tab-separated files and loaded into the same tables
+of a second scratch database (same schema, same users) with LOAD DATA LOCAL INFILE, timed. Both are
+reported as snapshot records per second. Target: the loader at least 50 % of LOAD DATA. Scratch
+databases and files are removed.
 
     .venv/bin/python -m bench.migration_snapshot [--users 2000] [--json]
 """

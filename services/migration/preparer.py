@@ -26,6 +26,7 @@ import sys
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import suppress
 from dataclasses import dataclass
 from itertools import islice
 from multiprocessing.connection import Connection
@@ -49,6 +50,12 @@ from shared.settings import CommonSettings
 # committed them yet); the pipe keeps the child far fewer chunks ahead than that
 RECENT_CHUNKS = 8
 RAMP = 8  # the first chunk is chunk_size / RAMP records
+
+
+_AGAIN = (
+    "; run the same command again (records committed so far stay), or without the preparer: "
+    "VITALSYNC_MIGRATION_SNAPSHOT_PREPARER=false"
+)
 
 
 class PreparerFailed(MigrationError):
@@ -99,13 +106,10 @@ class Preparer:
         try:
             item = await self._task
         except EOFError:
-            raise PreparerFailed(
-                "the snapshot's preparer process ended before the end of the file; run the same command "
-                "again (records committed so far stay)"
-            ) from None
+            raise PreparerFailed(f"the snapshot's preparer process ended before the end of the file{_AGAIN}") from None
         if isinstance(item, _Failure):
             self._task = None
-            raise RecordFormatError(item.message) if item.malformed else PreparerFailed(item.message)
+            raise RecordFormatError(item.message) if item.malformed else PreparerFailed(item.message + _AGAIN)
         if item is None:
             self._task = None
             return []
@@ -163,8 +167,7 @@ async def _prepare_file(
         for _ in islice(entries, skip):
             pass
         recent: deque[list[tuple[DeviceRow, str | None]]] = deque(maxlen=RECENT_CHUNKS)
-        sender = _Sender(pipe)
-        async with pool.acquire() as conn, conn.cursor() as cur:
+        async with _Sender(pipe) as sender, pool.acquire() as conn, conn.cursor() as cur:
             # the writer waits for the first chunk: a small one starts it sooner, then the sizes double (the
             # checkpoint is per chunk whatever its size, so resuming is unchanged)
             size = max(1, chunk_size // RAMP)
@@ -173,8 +176,7 @@ async def _prepare_file(
                 await conn.rollback()  # the next chunk's reads see what the writer committed meanwhile
                 await sender.send(chunk)
                 size = min(size * 2, chunk_size)
-        await sender.send(None)
-        await sender.flush()
+            await sender.send(None)
     finally:
         pool.close()
         await pool.wait_closed()
@@ -190,17 +192,28 @@ class _Sender:
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="preparer-send")
         self._sending: asyncio.Future[None] | None = None
 
+    async def __aenter__(self) -> _Sender:
+        return self
+
+    async def __aexit__(self, error: type[BaseException] | None, *_: object) -> None:
+        """Wait for the send in flight: a failure's own message must not cross the pipe in the middle of a
+        chunk. Its error counts only when nothing else went wrong."""
+        if error is None:
+            await self._flush()
+        else:
+            with suppress(Exception):
+                await self._flush()
+
     async def send(self, item: object) -> None:
         """Pickle item here and send it after the one before."""
         data = ForkingPickler.dumps(item)
-        await self.flush()
+        await self._flush()
         self._sending = asyncio.get_running_loop().run_in_executor(self._thread, self._pipe.send_bytes, data)
 
-    async def flush(self) -> None:
-        """Wait until everything is sent."""
+    async def _flush(self) -> None:
         if self._sending is not None:
-            await self._sending
-            self._sending = None
+            sending, self._sending = self._sending, None
+            await sending
 
 
 async def _prepare_chunk(

@@ -1,6 +1,7 @@
 """The snapshot loader's preparer process (services/migration/preparer.py, prepared.py) on the real
 database: a guess that does not hold is caught and the chunk written from its records, a malformed line
-ends the load after the chunks before it, and a server refusing LOAD DATA gets statements."""
+ends the load after the chunks before it, a server refusing LOAD DATA gets statements, and a preparer
+that fails says why."""
 
 from __future__ import annotations
 
@@ -14,10 +15,12 @@ from services.migration.errors import RecordFormatError
 from services.migration.inserts import LocalInfileInserter
 from services.migration.owners import DbOwners
 from services.migration.prepared import PreparedChunk, SpeculationMissed, load_prepared_chunk, prepare_objects
+from services.migration.preparer import PreparerFailed
 from services.migration.snapshot import SnapshotReport, _ChunkWriter, load_snapshot
 from services.migration.snapshot_file import SnapshotReader
 from shared.db.pool import create_pool
 from shared.settings import CommonSettings
+from tests.conftest import free_port
 from tests.integration.migration.conftest import Queues, migration_env
 from tests.integration.migration.test_pipeline import assert_final_state, query_int
 from tests.integration.migration.test_snapshot_inserts import process_context, users_imported
@@ -124,3 +127,34 @@ async def test_a_server_refusing_load_data_gets_statements(
     assert len(refusals) == 1 and "go by statements from here on" in refusals[0]  # asked once, not per chunk
     assert report.records_done == await query_int(settings, scratch_db, "SELECT COUNT(*) FROM raw_kii_objects")
     await assert_final_state(settings, scratch_db, directory)
+
+
+async def test_a_preparer_that_fails_ends_the_load_with_its_reason(
+    settings: CommonSettings, scratch_db: str, topic: str, queues: Queues, tmp_path: Path
+) -> None:
+    """The preparer's own connection refused (the loader's works): one error naming it and the way out, the
+    password nowhere, and nothing written that a second run would not resume from."""
+    env = migration_env(settings, scratch_db, topic, queues)
+    directory = await users_imported(settings, scratch_db, env, tmp_path, 10, 90)
+    target = settings.model_copy(update={"db_name": scratch_db})
+    pool = await create_pool(target, no_backslash_escapes=True, local_infile=True)
+    unreachable = target.model_copy(update={"db_port": free_port(), "db_unix_socket": None, "db_host": "127.0.0.1"})
+    try:
+        with LocalInfileInserter() as inserter, pytest.raises(PreparerFailed) as failed:
+            await load_snapshot(
+                pool,
+                directory / "snapshot.jsonl.gz",
+                process_context(settings),
+                chunk_size=100,
+                inserter=inserter,
+                settings=unreachable,
+            )
+    finally:
+        pool.close()
+        await pool.wait_closed()
+    message = str(failed.value)
+    assert message.startswith("the snapshot's preparer failed (OperationalError: ")
+    assert message.endswith("or without the preparer: VITALSYNC_MIGRATION_SNAPSHOT_PREPARER=false")
+    assert settings.db_password.get_secret_value() not in message
+    assert await query_int(settings, scratch_db, "SELECT records_done FROM migration_snapshot_loads") == 0
+    assert await query_int(settings, scratch_db, "SELECT COUNT(*) FROM raw_kii_objects") == 0
