@@ -71,6 +71,27 @@ OUTBOX = Table(
     ("event_id", "topic", "msg_key", "payload"),
     "INSERT INTO outbox (event_id, topic, msg_key, payload) VALUES (%s, %s, %s, %s)",
 )
+# new devices only (`_new_devices`); their optional text fields are never empty strings (the transform
+# refuses an empty one), so an empty field of the LOAD DATA file can stand for NULL
+DEVICES = Table(
+    "devices",
+    (
+        "id",
+        "user_id",
+        "kind",
+        "model",
+        "serial",
+        "firmware",
+        "name",
+        "ble_address",
+        "paired_at",
+        "created_at",
+        "updated_at",
+    ),
+    "INSERT INTO devices (id, user_id, kind, model, serial, firmware, name, ble_address, paired_at, created_at, "
+    "updated_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+    nullable=frozenset({"firmware", "name", "ble_address"}),
+)
 READINGS = Table(
     "readings",
     (
@@ -267,9 +288,9 @@ async def _write_devices(
         return
     ordered = sorted(devices, key=lambda d: (d.row.user_id, d.row.id))
     await lock_users(cur, {d.row.user_id for d in ordered})
-    await cur.executemany(
-        "INSERT INTO devices (id, user_id, kind, model, serial, firmware, name, ble_address, paired_at, "
-        "created_at, updated_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+    await inserter.insert(
+        cur,
+        DEVICES,
         [
             (
                 d.row.id,
@@ -294,7 +315,8 @@ async def _write_devices(
         event = Event(type="device.paired", user_id=d.row.user_id, region=ctx.events.region, data=data)
         events.append((event.id, ctx.events.topic, d.row.user_id, event.model_dump_json()))
     await inserter.insert(cur, OUTBOX, events)
-    await repo.upsert_things(cur, [(d.thing_id, d.row.user_id, d.row.id, d.record.key) for d in ordered if d.thing_id])
+    links = [(d.thing_id, d.row.user_id, d.row.id, d.record.key) for d in ordered if d.thing_id]
+    await repo.upsert_things(cur, links, inserter)
     applied = dict.fromkeys((d.record.key for d in devices), _PAIRED)
     await repo.insert_raw(cur, [d.record for d in devices], applied, inserter)
     # objects of earlier chunks (or of follow) kept waiting for one of these devices: process them now

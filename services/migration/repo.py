@@ -376,15 +376,18 @@ async def select_failures(cur: aiomysql.Cursor, patterns: Sequence[str], bucket:
 ThingLink = tuple[str, str, str, str]  # (thing id, user id, device id, object key)
 
 
-async def upsert_things(cur: aiomysql.Cursor, links: Sequence[ThingLink]) -> None:
-    """Remember which device each Kii thing became."""
-    if links:
-        await cur.executemany(
-            "INSERT INTO migration_things (thing_id, user_id, device_id, object_key) VALUES (%s, %s, %s, %s) "
-            "ON DUPLICATE KEY UPDATE user_id = VALUES(user_id), device_id = VALUES(device_id), "
-            "object_key = VALUES(object_key)",
-            links,
-        )
+THINGS = Table(
+    "migration_things",
+    ("thing_id", "user_id", "device_id", "object_key"),
+    "INSERT INTO migration_things (thing_id, user_id, device_id, object_key) VALUES (%s, %s, %s, %s) "
+    "ON DUPLICATE KEY UPDATE user_id = VALUES(user_id), device_id = VALUES(device_id), object_key = VALUES(object_key)",
+)
+
+
+async def upsert_things(cur: aiomysql.Cursor, links: Sequence[ThingLink], inserter: Inserter = STATEMENTS) -> None:
+    """Remember which device each Kii thing became (through inserter: only for things without a link yet,
+    unless it is the statements' upsert)."""
+    await inserter.insert(cur, THINGS, links)
 
 
 async def read_offsets(cur: aiomysql.Cursor, topic: str) -> dict[int, int]:
