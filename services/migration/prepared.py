@@ -9,10 +9,11 @@ the devices it saw in the chunks before, which the writer may not have committed
 The transform is a pure function of the record and the owners' answers, so the guess is checked, not
 trusted: `RecordingOwners` keeps every question the transform asked and the answer it got, and the
 writer, after the same locking read of the owners as `bulk.load_chunk` makes, compares them. Any
-difference, a raw row that exists already, or a server that does not number a LOAD DATA's rows
-consecutively raises `SpeculationMissed`: the chunk is rolled back and written by `bulk.load_chunk`,
-from the records themselves. Readings' ids are known only once their LOAD DATA ran, so the writer makes
-their change_log rows and reading.created events (from fields prepared with the rows).
+difference, or a server that does not number a LOAD DATA's rows consecutively, raises `SpeculationMissed`;
+a raw row that exists already fails the raw rows' LOAD DATA (`LoadMismatch`). Either way the chunk is
+rolled back and written by `bulk.load_chunk`, from the records themselves. Readings' ids are known only
+once their LOAD DATA ran, so the writer makes their change_log rows and reading.created events (from
+fields prepared with the rows).
 """
 
 from __future__ import annotations
