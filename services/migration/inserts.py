@@ -99,9 +99,9 @@ class RowLines:
     escaped: bool
 
     @classmethod
-    def of(cls, lines: list[str], *, escaped: bool) -> RowLines:
-        """The file of these lines (each with its newline)."""
-        text = "".join(lines)
+    def of(cls, lines: list[str], *, escaped: bool, text: str | None = None) -> RowLines:
+        """The file of these lines (each with its newline); text: their join, when the caller has it."""
+        text = "".join(lines) if text is None else text
         data = text.encode("utf-8")
         sizes = map(len, lines) if len(data) == len(text) else (len(line.encode("utf-8")) for line in lines)
         return cls(data, list(accumulate(sizes)), escaped)
@@ -127,7 +127,7 @@ def row_lines(table: Table, rows: Sequence[tuple[Any, ...]]) -> RowLines:
     lines = [line % row for row in rows]
     text = "".join(lines)
     if text.count("\n") == len(rows) and text.count("\t") == len(rows) * (len(table.columns) - 1):
-        return RowLines.of(lines, escaped=False)
+        return RowLines.of(lines, escaped=False, text=text)
     return RowLines.of(_escaped_lines(rows), escaped=True)  # a value holds a tab or a newline: escape them
 
 
