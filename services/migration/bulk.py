@@ -319,9 +319,13 @@ async def _write_devices(
     await repo.upsert_things(cur, links, inserter)
     applied = dict.fromkeys((d.record.key for d in devices), _PAIRED)
     await repo.insert_raw(cur, [d.record for d in devices], applied, inserter)
-    # objects of earlier chunks (or of follow) kept waiting for one of these devices: process them now
+    # objects of earlier chunks (or of follow) kept waiting for one of these devices: process them now,
+    # after the devices' own change_log rows and events (held back by a `GatheredLoads`)
     tokens = [token for d in ordered for token in device_tokens(d.row, d.thing_id)]
-    for key in await repo.waiting_keys(cur, tokens):
+    waiting = await repo.waiting_keys(cur, tokens)
+    if waiting:
+        await inserter.flush(cur)
+    for key in waiting:
         await process_object(cur, key, ctx, retry=True)
 
 

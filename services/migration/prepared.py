@@ -38,7 +38,7 @@ from services.migration.bulk import (
     write_settings,
 )
 from services.migration.errors import MigrationError
-from services.migration.inserts import LoadMismatch, LocalInfileInserter, RowLines, row_lines
+from services.migration.inserts import GatheredLoads, LoadMismatch, LocalInfileInserter, RowLines, row_lines
 from services.migration.owners import fetch_owners, owner_ids
 from services.migration.processing import ProcessContext
 from services.migration.records import SourceRecord, decode_record
@@ -155,7 +155,7 @@ async def write_prepared_objects(
     cur: aiomysql.Cursor,
     prepared: PreparedObjects,
     ctx: ProcessContext,
-    inserter: LocalInfileInserter,
+    inserter: GatheredLoads,
     report: ChunkReport,
 ) -> None:
     """Write prepared in the caller's transaction once its guess is confirmed; SpeculationMissed (nothing
@@ -223,12 +223,16 @@ async def load_prepared_chunk(
     Only the devices' raw rows are read (and locked) first, as `bulk.load_chunk` does: the other objects
     are prepared as new, and their raw rows' LOAD DATA, the chunk's last statement, fails on any that
     exists (a duplicate is a warning: `LoadMismatch`), so a raw row `follow` wrote meanwhile sends the
-    chunk to the records' path all the same, and their locks are taken by the inserts themselves.
+    chunk to the records' path all the same, and their locks are taken by the inserts themselves. The
+    devices', readings' and settings' change_log rows, events and raw rows are gathered (`GatheredLoads`)
+    and loaded at the end, one file per table.
     """
     if chunk.objects is None:
         raise SpeculationMissed("the chunk holds a value the preparer leaves to the statements")
     existing = await repo.lock_versions(cur, [r.key for r in chunk.devices])
     report = ChunkReport()
-    await load_devices(cur, chunk.devices, existing, ctx, inserter, report)
-    await write_prepared_objects(cur, chunk.objects, ctx, inserter, report)
+    loads = GatheredLoads(inserter, (CHANGE_LOG, OUTBOX, repo.RAW_TABLE))
+    await load_devices(cur, chunk.devices, existing, ctx, loads, report)
+    await write_prepared_objects(cur, chunk.objects, ctx, loads, report)
+    await loads.flush(cur)
     return report
