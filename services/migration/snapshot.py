@@ -27,7 +27,7 @@ import aiomysql
 
 from services.migration import repo
 from services.migration.bulk import ChunkReport, load_chunk
-from services.migration.errors import LOCK_CONFLICT_RETRIES, MigrationError, lock_conflict
+from services.migration.errors import LOCK_CONFLICT_RETRIES, lock_conflict
 from services.migration.inserts import STATEMENTS, Inserter, LoadMismatch, LocalInfileInserter, LocalInfileRefused
 from services.migration.prepared import PreparedChunk, SpeculationMissed, load_prepared_chunk
 from services.migration.preparer import Preparer
@@ -136,25 +136,18 @@ async def load_snapshot(
             if progress is not None:
                 progress(done, reader.bytes_read)
             writer = _ChunkWriter(conn, ctx, inserter, report, reader, str(path))
+            # each chunk is committed as it comes (the next one is prepared meanwhile), and the end marked
+            # apart: waiting for the next chunk to know whether this one is the last held the writer up
             async with source as chunks:
-                chunk = await chunks.next()
-                while True:
-                    try:
-                        following = await chunks.next()
-                    except MigrationError:  # a malformed record after this chunk: keep what is sound
-                        if chunk:
-                            await writer.commit(chunk, done, finished=False)
-                        raise
-                    last = not following
-                    done = await writer.commit(chunk, done, finished=last)
+                while chunk := await chunks.next():
+                    done = await writer.commit(chunk, done)
                     if progress is not None:
                         progress(done, chunk.bytes_read if isinstance(chunk, PreparedChunk) else reader.bytes_read)
-                    if last:
-                        break
                     if stop is not None and stop.is_set():
                         report.stopped = True
                         break
-                    chunk = following
+                else:
+                    await writer.finish(done)
         return report
     finally:
         gc.unfreeze()
@@ -217,14 +210,14 @@ class _ChunkWriter:
         self._conn, self._ctx, self._inserter = conn, ctx, inserter
         self._report, self._reader, self._file_name = report, reader, file_name
 
-    async def commit(self, chunk: Chunk, done: int, *, finished: bool) -> int:
+    async def commit(self, chunk: Chunk, done: int) -> int:
         """Write chunk and the checkpoint after it in one transaction; returns the records done.
 
         A transaction that lost a deadlock (against `follow`'s master or workers) is tried again."""
         attempt = 1
         while True:
             try:
-                return await self._commit_once(chunk, done, finished=finished)
+                return await self._commit_once(chunk, done)
             except Exception as error:
                 if not lock_conflict(error) or attempt == LOCK_CONFLICT_RETRIES:
                     raise
@@ -233,13 +226,24 @@ class _ChunkWriter:
             await asyncio.sleep(random.uniform(0.05, 0.2) * attempt)  # noqa: S311 - not for security
             attempt += 1
 
-    async def _commit_once(self, chunk: Chunk, done: int, *, finished: bool) -> int:
+    async def finish(self, done: int) -> None:
+        """Mark the load finished (a run killed before this resumes at the end, and marks it then)."""
+        try:
+            async with self._conn.cursor() as cur:
+                await repo.save_snapshot_progress(cur, self._reader.snapshot_id, self._file_name, done, finished=True)
+            await self._conn.commit()
+        except BaseException:
+            await rollback_after(self._conn)
+            raise
+        self._report.records_done = done
+
+    async def _commit_once(self, chunk: Chunk, done: int) -> int:
         if isinstance(chunk, PreparedChunk):
             if isinstance(self._inserter, LocalInfileInserter):
                 inserter = self._inserter
                 try:
                     return await self._commit(
-                        lambda cur: load_prepared_chunk(cur, chunk, self._ctx, inserter), len(chunk), done, finished
+                        lambda cur: load_prepared_chunk(cur, chunk, self._ctx, inserter), len(chunk), done
                     )
                 except SpeculationMissed as missed:
                     log.debug("snapshot chunk at record %d: %s; written from its records", done, missed)
@@ -250,34 +254,26 @@ class _ChunkWriter:
         else:
             records = chunk
         try:
-            return await self._commit(self._loader(records, self._inserter), len(records), done, finished)
+            return await self._commit(self._loader(records, self._inserter), len(records), done)
         except LocalInfileRefused as error:
             log.warning("%s: the snapshot's rows go by statements from here on", error)
             self._inserter = STATEMENTS
         except LoadMismatch as error:
             # rows that exist after all (written meanwhile by `follow`) or a value the statements reject
             log.warning("%s at record %d: this chunk goes by statements", error, done)
-        return await self._commit(self._loader(records, STATEMENTS), len(records), done, finished)
+        return await self._commit(self._loader(records, STATEMENTS), len(records), done)
 
     def _loader(
         self, records: list[SourceRecord], inserter: Inserter
     ) -> Callable[[aiomysql.Cursor], Awaitable[ChunkReport]]:
         return lambda cur: load_chunk(cur, records, self._ctx, inserter)
 
-    async def _commit(
-        self,
-        load: Load,
-        count: int,
-        done: int,
-        finished: bool,
-    ) -> int:
+    async def _commit(self, load: Load, count: int, done: int) -> int:
         try:
             async with self._conn.cursor() as cur:
                 chunk_report = await load(cur)
                 done += count
-                await repo.save_snapshot_progress(
-                    cur, self._reader.snapshot_id, self._file_name, done, finished=finished
-                )
+                await repo.save_snapshot_progress(cur, self._reader.snapshot_id, self._file_name, done)
             await self._conn.commit()
         except BaseException:
             await rollback_after(self._conn)

@@ -1,7 +1,7 @@
 """The snapshot loader's preparer process (services/migration/preparer.py, prepared.py) on the real
 database: a guess that does not hold is caught and the chunk written from its records, a malformed line
-ends the load after the chunks before it, a server refusing LOAD DATA gets statements, and a preparer
-that fails says why."""
+ends the load after the chunks before it, a load stopped between its last chunk and marking the end
+resumes at the end, a server refusing LOAD DATA gets statements, and a preparer that fails says why."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from services.migration.prepared import PreparedChunk, SpeculationMissed, load_p
 from services.migration.preparer import PreparerFailed
 from services.migration.snapshot import SnapshotReport, _ChunkWriter, load_snapshot
 from services.migration.snapshot_file import SnapshotReader
+from shared.db.connection import connect
 from shared.db.pool import create_pool
 from shared.settings import CommonSettings
 from tests.conftest import free_port
@@ -59,7 +60,7 @@ async def test_a_wrong_guess_is_written_from_the_records(
                         await load_prepared_chunk(cur, chunk, ctx, inserter)
                 await conn.rollback()
                 report = SnapshotReport(reader.snapshot_id)
-                await _ChunkWriter(conn, ctx, inserter, report, reader, str(snapshot)).commit(chunk, 0, finished=True)
+                await _ChunkWriter(conn, ctx, inserter, report, reader, str(snapshot)).commit(chunk, 0)
     finally:
         pool.close()
         await pool.wait_closed()
@@ -92,6 +93,52 @@ async def test_a_malformed_line_ends_the_load_after_the_chunks_before_it(
     # chunks of 10, 20, 40, 80, 80, ... records: those wholly before the bad line's record 300 are in
     assert done == 10 + 20 + 40 + 80 + 80
     assert await query_int(settings, scratch_db, "SELECT COUNT(*) FROM raw_kii_objects") == done
+
+
+async def test_a_load_stopped_before_marking_its_end_resumes_at_the_end(
+    settings: CommonSettings, scratch_db: str, topic: str, queues: Queues, tmp_path: Path
+) -> None:
+    """Chunks are committed as they come and the end is marked after the last: a run killed in between
+    reads nothing again and marks the end; the run after that finds the load finished."""
+    env = migration_env(settings, scratch_db, topic, queues)
+    directory = await users_imported(settings, scratch_db, env, tmp_path, 10, 91)
+    target = settings.model_copy(update={"db_name": scratch_db})
+    pool = await create_pool(target, no_backslash_escapes=True, local_infile=True)
+
+    async def load() -> SnapshotReport:
+        with LocalInfileInserter() as inserter:
+            return await load_snapshot(
+                pool,
+                directory / "snapshot.jsonl.gz",
+                process_context(settings),
+                chunk_size=100,
+                inserter=inserter,
+                settings=target,
+            )
+
+    finished = "SELECT COUNT(*) FROM migration_snapshot_loads WHERE finished_at IS NOT NULL"
+    try:
+        first = await load()
+        assert first.records_done > 100 and not first.already_loaded
+        assert await query_int(settings, scratch_db, finished) == 1
+        conn = await connect(settings, scratch_db)
+        async with conn.cursor() as cur:  # as if killed after the last chunk's commit
+            await cur.execute("UPDATE migration_snapshot_loads SET finished_at = NULL")
+        await conn.commit()
+        conn.close()
+        again = await load()
+        assert (again.resumed_at, again.records_done, again.rows, again.already_loaded) == (
+            first.records_done,
+            first.records_done,
+            0,
+            False,
+        )
+        assert await query_int(settings, scratch_db, finished) == 1
+        assert (await load()).already_loaded
+    finally:
+        pool.close()
+        await pool.wait_closed()
+    await assert_final_state(settings, scratch_db, directory)
 
 
 @pytest.mark.parametrize("prepared", [False, True], ids=["in-process", "preparer"])
