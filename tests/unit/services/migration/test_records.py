@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from services.migration.errors import RecordFormatError
@@ -51,6 +53,41 @@ def test_malformed_records_name_the_field(change: dict[str, object], message: st
         parse_record({**RECORD, **change}, partition=0, offset=0)
     with pytest.raises(RecordFormatError):
         decode_record(b"not json", partition=0, offset=0)
+
+
+@pytest.mark.parametrize(
+    ("body_text", "reason"),
+    [
+        ('{"a":NaN}', "unexpected character"),  # Python's json takes NaN and Infinity; JSON has neither
+        ('{"a":1e400}', "infinity"),  # no double holds it: MariaDB's JSON check would refuse the row
+        ('{"a":"\\ud800"}', "surrogate"),  # a lone surrogate: UTF-8 cannot encode it for the raw row
+    ],
+)
+def test_a_record_that_is_not_strict_json_is_malformed_not_a_crash(body_text: str, reason: str) -> None:
+    text = json.dumps(RECORD).replace('{"_version": "3", "systolic": 120}', body_text)
+    assert body_text in text
+    with pytest.raises(RecordFormatError, match=f"record is not JSON: .*{reason}"):
+        decode_record(text.encode(), partition=0, offset=0)
+    with pytest.raises(RecordFormatError, match="not JSON"):
+        decode_record(b'{"op": "UPDATE", "object": "\xff"}', partition=0, offset=0)
+
+
+@pytest.mark.parametrize("number", [2**64, -(2**63) - 1, 10**40, 2**63 - 1, 12345678901234567890])
+def test_integers_of_any_size_keep_every_digit(number: int) -> None:
+    text = json.dumps({**RECORD, "object": {"serial": number, "ids": [number, "x", 1.5]}})
+    record = decode_record(text.encode(), partition=0, offset=0)
+    assert record.body == {"serial": number, "ids": [number, "x", 1.5]}
+    assert type(record.body["serial"]) is int
+    assert record.body_json == f'{{"serial":{number},"ids":[{number},"x",1.5]}}'
+
+
+def test_a_body_keeps_its_unicode_and_its_text_is_json_dumps_compact_form() -> None:
+    # orjson reads the record, json writes the body: the stored text is the one the validator reproduces
+    body = {"name": "血圧計 \u00e9 \U0001f600", "note": "tab\there", "n": 0.00001, "big": 1.5e16}
+    record = decode_record(json.dumps({**RECORD, "object": body}).encode(), partition=0, offset=0)
+    assert record.body == body
+    assert record.body_json == '{"name":"血圧計 é 😀","note":"tab\\there","n":1e-05,"big":1.5e+16}'
+    assert record.body_json == json.dumps(body, ensure_ascii=False, separators=(",", ":"))
 
 
 def test_pack_keeps_topic_order_per_scope_and_splits_long_runs() -> None:
