@@ -350,34 +350,24 @@ async def write_new_readings(
     )
     events = []
     for row in ordered:
-        event = reading_event(event_fields(row), ids[(row.user_id, row.client_id)], ctx)
+        event = reading_event(row, ids[(row.user_id, row.client_id)], ctx)
         events.append((event.id, ctx.events.topic, row.user_id, event.model_dump_json()))
     await inserter.insert(cur, OUTBOX, events)
 
 
-# what a reading.created event says of its reading, but its id: (user, device, type, measured at, value)
-EventFields = tuple[str, str | None, str, str, float | None]
-
-
-def event_fields(row: ReadingRow) -> EventFields:
-    """The reading's part of its reading.created event."""
-    measured_at = naive_utc(row.measured_at).isoformat() + "Z"
-    return (row.user_id, row.device_id, row.type, measured_at, row.primary_value)
-
-
-def reading_event(fields: EventFields, reading_id: int, ctx: ProcessContext) -> Event:
-    """The reading.created event of a migrated reading."""
-    user_id, device_id, kind, measured_at, primary_value = fields
+def reading_event(row: ReadingRow, reading_id: int, ctx: ProcessContext) -> Event:
+    """The reading.created event of a migrated reading (`reading_id` first in its data: see
+    `prepared.outbox_around_id`)."""
     return Event(
         type="reading.created",
-        user_id=user_id,
+        user_id=row.user_id,
         region=ctx.events.region,
         data={
             "reading_id": reading_id,
-            "device_id": device_id,
-            "type": kind,
-            "measured_at": measured_at,
-            "primary_value": primary_value,
+            "device_id": row.device_id,
+            "type": row.type,
+            "measured_at": naive_utc(row.measured_at).isoformat() + "Z",
+            "primary_value": row.primary_value,
         },
     )
 

@@ -12,8 +12,8 @@ writer, after the same locking read of the owners as `bulk.load_chunk` makes, co
 difference, or a server that does not number a LOAD DATA's rows consecutively, raises `SpeculationMissed`;
 a raw row that exists already fails the raw rows' LOAD DATA (`LoadMismatch`). Either way the chunk is
 rolled back and written by `bulk.load_chunk`, from the records themselves. Readings' ids are known only
-once their LOAD DATA ran, so the writer makes their change_log rows and reading.created events (from
-fields prepared with the rows).
+once their LOAD DATA ran: the preparer makes their reading.created events' text around the id
+(`outbox_around_id`), and the writer puts the ids in and makes their change_log rows.
 """
 
 from __future__ import annotations
@@ -28,8 +28,6 @@ from services.migration.bulk import (
     OUTBOX,
     READINGS,
     ChunkReport,
-    EventFields,
-    event_fields,
     load_devices,
     lock_users,
     reading_event,
@@ -42,7 +40,7 @@ from services.migration.inserts import GatheredLoads, LoadMismatch, LocalInfileI
 from services.migration.owners import fetch_owners, owner_ids
 from services.migration.processing import ProcessContext
 from services.migration.records import SourceRecord, decode_record
-from shared.legacy.transform import OwnerResolver, SettingsRow
+from shared.legacy.transform import OwnerResolver, ReadingRow, SettingsRow
 
 
 class SpeculationMissed(MigrationError):
@@ -98,9 +96,10 @@ class PreparedObjects:
     answers: Answers
     user_ids: set[str]
     readings: RowLines
-    # the readings in (user, reading) order, as change_log wants them: row indexes, and their events' fields
+    # the readings in (user, reading) order, as change_log wants them: row indexes, and their users and
+    # outbox lines (reading.created events) before and after the id (`outbox_around_id`)
     reading_order: list[int]
-    events: list[EventFields]
+    events: list[tuple[str, str, str]]
     settings: list[SettingsRow]
     failures: list[repo.FailureParams]
     raw: RowLines
@@ -135,7 +134,7 @@ def prepare_objects(records: list[SourceRecord], ctx: ProcessContext, owners: Ow
         user_ids=objects.user_ids,
         readings=readings,
         reading_order=order,
-        events=[event_fields(rows[index]) for index in order],
+        events=[(rows[index].user_id, *outbox_around_id(rows[index], ctx)) for index in order],
         settings=objects.settings,
         failures=objects.failures,
         raw=raw,
@@ -144,6 +143,22 @@ def prepare_objects(records: list[SourceRecord], ctx: ProcessContext, owners: Ow
         ignored=report.ignored,
         patterns=dict(report.failures),
     )
+
+
+# where a reading.created event's text is cut for the reading's id: the first member of its data. Inside a
+# JSON string every quote follows a backslash, so this text is found only where it is the member itself.
+_ID_PLACE = '"data":{"reading_id":0,'
+
+
+def outbox_around_id(row: ReadingRow, ctx: ProcessContext) -> tuple[str, str]:
+    """The reading's outbox line (its reading.created event) before and after its id, which its LOAD DATA
+    gives: made here with the id 0 and cut there, so the writer only puts the id in. Its occurred_at is
+    when the preparer made it, a moment before the chunk is written."""
+    event = reading_event(row, 0, ctx)
+    head, place, tail = event.model_dump_json().partition(_ID_PLACE)
+    if not place:
+        raise MigrationError("a reading.created event without data.reading_id first")
+    return f"{event.id}\t{ctx.events.topic}\t{row.user_id}\t{head}{place[:-2]}", f"{place[-1]}{tail}\n"
 
 
 def _plain(*values: str) -> bool:
@@ -168,7 +183,7 @@ async def write_prepared_objects(
         raise SpeculationMissed("the server does not number a LOAD DATA's rows consecutively")
     await lock_users(cur, prepared.user_ids)
     ids = await inserter.load(cur, READINGS, prepared.readings, numbered=True)
-    change_log, outbox = _reading_lines(prepared, ids, ctx)
+    change_log, outbox = _reading_lines(prepared, ids)
     await inserter.load(cur, CHANGE_LOG, change_log)
     await inserter.load(cur, OUTBOX, outbox)
     await write_settings(cur, prepared.settings, ctx, inserter)
@@ -181,14 +196,13 @@ async def write_prepared_objects(
         report.failures[pattern] += count
 
 
-def _reading_lines(prepared: PreparedObjects, ids: list[int], ctx: ProcessContext) -> tuple[RowLines, RowLines]:
+def _reading_lines(prepared: PreparedObjects, ids: list[int]) -> tuple[RowLines, RowLines]:
     """The readings' change_log rows and reading.created events, as files, now that their ids are known."""
-    change_log, outbox, topic = [], [], ctx.events.topic
-    for fields, index in zip(prepared.events, prepared.reading_order, strict=True):
-        user_id, reading_id = fields[0], ids[index]
+    change_log, outbox = [], []
+    for (user_id, head, tail), index in zip(prepared.events, prepared.reading_order, strict=True):
+        reading_id = ids[index]
         change_log.append(f"{user_id}\treading\t{reading_id}\tupsert\n")
-        event = reading_event(fields, reading_id, ctx)
-        outbox.append(f"{event.id}\t{topic}\t{user_id}\t{event.model_dump_json()}\n")
+        outbox.append(f"{head}{reading_id}{tail}")
     return RowLines.of(change_log, escaped=False), RowLines.of(outbox, escaped=False)
 
 

@@ -15,6 +15,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 # Kii's scope types (kii-api.md section 2.5) and each one's id field in a record / collection in a URI.
 SCOPE_APP = "APP"
 SCOPE_USER = "APP_AND_USER"
@@ -76,11 +78,32 @@ def key_scope(key: str) -> str:
 
 # built once: json.dumps with options builds a new encoder on every call (a third of the cost for small objects)
 _COMPACT_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+# orjson's text with the digits 5-9 made 5 and the bytes that end a number in it made a comma: a number
+# orjson writes otherwise than json (see `compact_json`) then shows as e-5, or 0.0000
+_NUMBER_ENDS = bytes(
+    ord("5") if chr(byte) in "56789" else ord(",") if chr(byte) in ",]}" else byte for byte in range(256)
+)
 
 
 def compact_json(value: object) -> str:
-    """value as compact JSON, non-ASCII kept (Kii's form, and how the migration stores bodies and values)."""
-    return _COMPACT_JSON.encode(value)
+    """value as compact JSON, non-ASCII kept (Kii's form, and how the migration stores bodies and values):
+    exactly json.dumps' text with these options, which the validator reproduces.
+
+    orjson writes it at a quarter of json's cost (the migration encodes every record's body and reading).
+    Its text differs only for numbers under 1e-4: 0.00001 and 9.1e-8 where json writes 1e-05 and 9.1e-08.
+    Such a number ends in e-5 to e-9 or starts 0.0000, which a translation of the bytes and two searches
+    find (some strings too: json writes those, exactly as well). It refuses integers beyond 64 bits and
+    keys that are not strings, which json writes. Values come from JSON read strictly, or checked by the
+    transform: no NaN or infinity, which orjson would write as null.
+    """
+    try:
+        text = orjson.dumps(value)
+    except TypeError:  # orjson.JSONEncodeError
+        return _COMPACT_JSON.encode(value)
+    marked = text.translate(_NUMBER_ENDS)
+    if b"e-5," in marked or b"0.0000" in marked:
+        return _COMPACT_JSON.encode(value)
+    return text.decode()
 
 
 def serialized_size(body: Mapping[str, Any]) -> int:

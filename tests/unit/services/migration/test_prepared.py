@@ -4,14 +4,20 @@ of the owner questions a transform asked, and a prepared chunk's records decoded
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 from hypothesis import given
 from hypothesis import strategies as st
 
+from services.migration.bulk import reading_event
 from services.migration.inserts import RowLines, Table, row_lines
-from services.migration.prepared import Answers, PreparedChunk, RecordingOwners
+from services.migration.prepared import Answers, PreparedChunk, RecordingOwners, outbox_around_id
+from services.migration.processing import ProcessContext
 from services.migration.records import decode_record
-from shared.legacy.transform import InMemoryOwners
+from services.migration.writes import EventTarget
+from shared.events.envelope import Event
+from shared.legacy.transform import InMemoryOwners, ReadingRow
+from shared.legacy.transform.mapping import default_mapping
 
 TABLE = Table("t", ("a", "b"), "INSERT INTO t (a, b) VALUES (%s, %s)", nullable=frozenset({"b"}))
 
@@ -85,3 +91,26 @@ def test_a_prepared_chunk_decodes_its_records_again() -> None:
         decode_record(line, partition=partition, offset=offset)
         for line, (partition, offset) in zip(lines, chunk.places, strict=True)
     ]
+
+
+@given(
+    user_id=st.text(min_size=1, max_size=40).filter(lambda text: "\t" not in text and "\n" not in text),
+    device_id=st.none() | st.text(max_size=40),
+    value=st.none() | st.floats(allow_nan=False, allow_infinity=False),
+    reading_id=st.integers(min_value=1, max_value=2**63 - 1),
+)
+def test_a_prepared_event_with_its_id_put_in_is_the_reading_created_event(
+    user_id: str, device_id: str | None, value: float | None, reading_id: int
+) -> None:
+    # any text in the strings (quotes, backslashes, '"data":{"reading_id":0,' itself) keeps the cut in place
+    when = datetime(2024, 5, 1, 8, 30, tzinfo=UTC)
+    row = ReadingRow(user_id, device_id, '"data":{"reading_id":0,', "c-1", when, value, None, {}, "migration", when)
+    ctx = ProcessContext(default_mapping(), EventTarget("eu", "vitalsync.events.v1"))
+    head, tail = outbox_around_id(row, ctx)
+    event_id, topic, key, payload = f"{head}{reading_id}{tail}".split("\t")
+    assert (topic, key) == ("vitalsync.events.v1", user_id) and payload.endswith("\n")
+    event = Event.model_validate_json(payload)
+    assert event.id == event_id
+    expected = reading_event(row, reading_id, ctx)
+    assert event.model_dump(exclude={"id", "occurred_at"}) == expected.model_dump(exclude={"id", "occurred_at"})
+    assert event.data["reading_id"] == reading_id
