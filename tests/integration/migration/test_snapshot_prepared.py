@@ -6,6 +6,8 @@ resumes at the end, a server refusing LOAD DATA gets statements, and a preparer 
 from __future__ import annotations
 
 import gzip
+import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -70,15 +72,38 @@ async def test_a_wrong_guess_is_written_from_the_records(
     await assert_final_state(settings, scratch_db, directory)
 
 
+def _with_value(line: bytes, value: str) -> bytes:
+    """line's record with a member of its body holding value (JSON text as it is, valid or not)."""
+    record = json.loads(line)
+    record["object"]["note"] = "@value@"
+    return json.dumps(record).replace('"@value@"', value).encode() + b"\n"
+
+
+# a cut line; and whole records holding what json.loads takes but JSON has not, and no raw row could store
+@pytest.mark.parametrize(
+    "breaking",
+    [
+        lambda line: b'{"op": "SNAPSHOT"\n',
+        lambda line: _with_value(line, "NaN"),
+        lambda line: _with_value(line, "1e400"),
+        lambda line: _with_value(line, '"\\ud800"'),
+    ],
+    ids=["cut", "nan", "infinite", "lone-surrogate"],
+)
 async def test_a_malformed_line_ends_the_load_after_the_chunks_before_it(
-    settings: CommonSettings, scratch_db: str, topic: str, queues: Queues, tmp_path: Path
+    settings: CommonSettings,
+    scratch_db: str,
+    topic: str,
+    queues: Queues,
+    tmp_path: Path,
+    breaking: Callable[[bytes], bytes],
 ) -> None:
     env = migration_env(settings, scratch_db, topic, queues)
     directory = await users_imported(settings, scratch_db, env, tmp_path, 30, 89)
     lines = gzip.decompress((directory / "snapshot.jsonl.gz").read_bytes()).splitlines(keepends=True)
     broken = tmp_path / "broken.jsonl.gz"
     bad = 301  # a record line (the header is line 1)
-    broken.write_bytes(gzip.compress(b"".join([*lines[: bad - 1], b'{"op": "SNAPSHOT"\n', *lines[bad:]])))
+    broken.write_bytes(gzip.compress(b"".join([*lines[: bad - 1], breaking(lines[bad - 1]), *lines[bad:]])))
     target = settings.model_copy(update={"db_name": scratch_db})
     pool = await create_pool(target, no_backslash_escapes=True, local_infile=True)
     try:
